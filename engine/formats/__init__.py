@@ -1,0 +1,1 @@
+"""Layer 0: bytes <-> typed descriptions of checkpoints. No quantization math here."""
