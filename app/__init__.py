@@ -1,0 +1,1 @@
+"""Quantpick's PySide6 desktop app. Imports the engine; the engine never imports this."""

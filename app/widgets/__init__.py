@@ -1,0 +1,1 @@
+"""Widgets: layout and wiring only; logic lives in plain objects and the engine."""

@@ -1,0 +1,1 @@
+"""Quantpick's engine: formats, quantization, conversion, hardware, hub, recommendation. No Qt, ever."""
