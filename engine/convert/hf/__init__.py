@@ -1,0 +1,1 @@
+"""Hugging Face checkpoints -> GGUF: tensor names, per-architecture edits, metadata and tokenizers."""
