@@ -1,0 +1,137 @@
+"""The thread pool must give the single-threaded bytes for every type, and fail or cancel the same way."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from engine.errors import CancelledError, InvalidValuesError, UsageError
+from engine.formats.ggml_types import GGMLType
+from engine.progress import CancelToken
+from engine.quant import kernel_for, registered_types
+from engine.quant import parallel
+from engine.quant.parallel import chunk_bounds, quantize_parallel
+
+ROW = 512  # a whole number of blocks for every type (32 and 256)
+
+
+@pytest.fixture(autouse=True)
+def small_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny tasks so a small test tensor still splits into many chunks."""
+    monkeypatch.setattr(parallel, "TASK_VALUES", 2 * ROW)
+
+
+def _rows(n_rows: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n_rows, ROW)) * rng.uniform(0.01, 3.0, (n_rows, 1))).astype(np.float32)
+
+
+@pytest.mark.parametrize("qtype", registered_types(), ids=lambda t: t.name)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_same_bytes_as_single_call(qtype: GGMLType, threads: int) -> None:
+    rows = _rows(13, seed=int(qtype))
+    expected = kernel_for(qtype).quantize_rows(rows)
+    got = quantize_parallel(rows, qtype, threads=threads)
+    assert got.dtype == np.uint8 and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("qtype", [t for t in registered_types() if kernel_for(t).uses_imatrix], ids=lambda t: t.name)
+def test_imatrix_reaches_every_chunk(qtype: GGMLType) -> None:
+    rows = _rows(9, seed=5)
+    imatrix = np.random.default_rng(6).uniform(0.0, 4.0, ROW).astype(np.float32)
+    expected = kernel_for(qtype).quantize_rows(rows, imatrix=imatrix)
+    assert quantize_parallel(rows, qtype, threads=2, imatrix=imatrix).tobytes() == expected.tobytes()
+
+
+def test_input_converted_per_chunk_like_the_kernel() -> None:
+    rows64 = _rows(11).astype(np.float64)[:, ::-1]  # not float32, not contiguous
+    expected = kernel_for("F16").quantize_rows(rows64)
+    assert quantize_parallel(rows64, "F16", threads=2).tobytes() == expected.tobytes()
+
+
+def test_default_thread_count_is_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: set[str] = set()
+    real = kernel_for("BF16").quantize_rows
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(kernel_for("BF16"), "quantize_rows", spy)
+    rows = _rows(24)
+    out = quantize_parallel(rows, "BF16")
+    assert out.tobytes() == real(rows).tobytes()
+    assert seen and all(name.startswith("quantize") for name in seen)
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "n_per_row", "threads"), [(1, 4096, 8), (4096, 4096, 2), (13, 512, 3), (1000, 32, 1), (7, 1 << 21, 4)]
+)
+def test_chunk_bounds_cover_rows_in_order(n_rows: int, n_per_row: int, threads: int) -> None:
+    bounds = chunk_bounds(n_rows, n_per_row, threads)
+    assert bounds[0][0] == 0 and bounds[-1][1] == n_rows
+    assert all(a < b for a, b in bounds)
+    assert all(prev[1] == cur[0] for prev, cur in zip(bounds, bounds[1:]))
+    if threads > 1:  # enough tasks to keep every worker busy
+        assert len(bounds) >= min(n_rows, threads * parallel.TASKS_PER_THREAD // 2)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("bad_row", [0, 6, 12])
+def test_worker_error_propagates_unchanged(bad_row: int) -> None:
+    rows = _rows(13)
+    rows[bad_row, 7] = 1e6  # beyond the F16 range
+    with pytest.raises(InvalidValuesError) as single:
+        kernel_for("F16").quantize_rows(rows, name="blk.3.ffn_up.weight")
+    with pytest.raises(InvalidValuesError) as pooled:
+        quantize_parallel(rows, "F16", threads=3, name="blk.3.ffn_up.weight")
+    assert str(pooled.value) == str(single.value)
+    assert "blk.3.ffn_up.weight" in pooled.value.message
+
+
+def test_cancel_by_return_value_stops_between_chunks() -> None:
+    calls = 0
+
+    def cancel_after_two() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 2
+
+    with pytest.raises(CancelledError, match="blk.0.attn_q.weight"):
+        quantize_parallel(_rows(13), "F16", threads=1, cancel=cancel_after_two, name="blk.0.attn_q.weight")
+    assert calls == 3
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cancel_token_check_raises_its_own_error(threads: int) -> None:
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(CancelledError):
+        quantize_parallel(_rows(13), "BF16", threads=threads, cancel=token.check)
+
+
+def test_cancel_check_that_never_fires_changes_nothing() -> None:
+    token = CancelToken()
+    rows = _rows(13)
+    got = quantize_parallel(rows, "F16", threads=2, cancel=token.check)
+    assert got.tobytes() == kernel_for("F16").quantize_rows(rows).tobytes()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_bad_thread_count(threads: object) -> None:
+    with pytest.raises(UsageError, match="thread count"):
+        quantize_parallel(_rows(2), "F16", threads=threads)  # type: ignore[arg-type]
+
+
+def test_bad_shapes_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="2-D"):
+        quantize_parallel(np.zeros(ROW, np.float32), "F16")
+    if GGMLType.Q4_0 in registered_types():
+        with pytest.raises(UsageError, match="multiple of 32"):
+            quantize_parallel(np.zeros((2, 33), np.float32), "Q4_0")
+    with pytest.raises(UsageError):
+        quantize_parallel(_rows(2), "NOT_A_TYPE")
