@@ -19,7 +19,7 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m bench.run --out bench/results.md
+	$(PY) -m bench.run --out bench/results.md $(if $(LLAMA_QUANTIZE),--llama-quantize $(LLAMA_QUANTIZE))
 
 clean:
 	rm -rf $(VENV) build *.egg-info
