@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from engine.errors import UsageError
 from engine.formats.ggml_types import GGMLType, layout_of
-from engine.quant.ftypes import FileType
+from engine.quant.ftypes import FILE_TYPES, FileType
 from engine.quant.rules import (
     Category, ModelFacts, TensorSpec, category_of, fallback_type, is_quantizable, layer_of, tensor_order_key,
     use_more_bits,
@@ -106,7 +106,7 @@ def _p(names: str, to: GGMLType, when: Condition = _always) -> Promotion:
     return Promotion(frozenset(names.split()), to, when)
 
 
-_ALL = "Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K Q8_0 IQ4_NL IQ4_XS"
+_ALL = " ".join(ft.name for ft in FILE_TYPES if ft.is_quantized)
 
 # attn_v, and also attn_qkv / attn_kv_b: llama.cpp tests "is V-like" before its separate QKV branch,
 # so that branch never fires. i/n = V-like counter / count.
@@ -206,9 +206,10 @@ class _Mixer:
         if category is Category.OUTPUT or (self.tied and category is Category.TOKEN_EMBD):
             return output_type(base, spec.shape[0], self.facts)
         if category.is_v_like:
-            new = promote(V_RULES, self.ftype, base, self._where(self.i_v, self.n_v))
+            where = self._where(self.i_v, self.n_v)
+            new = promote(V_RULES, self.ftype, base, where)
             for applies, to in V_ADJUSTMENTS:
-                new = to if applies(self._where(self.i_v, self.n_v), new) else new
+                new = to if applies(where, new) else new
             self.i_v += 1
             return new
         if category is Category.FFN_DOWN:

@@ -18,7 +18,7 @@ from engine.formats.ggml_types import GGMLType, layout_of
 
 __all__ = [
     "Category", "ModelFacts", "TensorSpec", "category_of", "fallback_type", "is_quantizable", "layer_of",
-    "tensor_order_key", "use_more_bits",
+    "n_dims", "tensor_order_key", "use_more_bits",
 ]
 
 
