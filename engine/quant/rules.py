@@ -132,7 +132,7 @@ def use_more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
-# Types without a block-size fallback keep their block size; K and IQ types fall back to a 32-block type.
+# 256-block types and their 32-block stand-ins; 32-block types have none (llama-quantize fails on them).
 _FALLBACKS: dict[GGMLType, GGMLType] = {
     GGMLType.IQ1_S: GGMLType.IQ4_NL, GGMLType.IQ1_M: GGMLType.IQ4_NL, GGMLType.IQ2_XXS: GGMLType.IQ4_NL,
     GGMLType.IQ2_XS: GGMLType.IQ4_NL, GGMLType.IQ2_S: GGMLType.IQ4_NL, GGMLType.IQ3_XXS: GGMLType.IQ4_NL,
