@@ -111,7 +111,7 @@ def fit_sym(x: Any, w: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
         GROUP_MAX_EPS gets scale 0 and codes 0 (not nmax).
     """
     m = signed_absmax(x, xp)
-    tiny = xp.abs(m) < GROUP_MAX_EPS
+    tiny = xp.abs(m) < xp.float32(GROUP_MAX_EPS)
     iscales = _candidate_iscales(_safe(m, ~tiny, xp), nmax, xp)
     slx, sl2 = _candidate_sums(x, w, iscales, nmax, xp)
     scale, best_is = _pick_candidate(slx, sl2, iscales, xp)
@@ -131,7 +131,7 @@ def fit_q3(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
         (scale float32 (groups,), codes uint8 (n, groups)) with codes in 0..2*nmax-1 (0 for tiny groups).
     """
     m = signed_absmax(x, xp)
-    tiny = xp.abs(m) < GROUP_MAX_EPS
+    tiny = xp.abs(m) < xp.float32(GROUP_MAX_EPS)
     iscale = xp.float32(-nmax) / _safe(m, ~tiny, xp)
     w = x * x
     wx = w * x

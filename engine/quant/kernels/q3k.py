@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from engine.formats.ggml_types import GGMLType
 from engine.quant.kernels.kmath_qx import fit_q3, fit_sym, imatrix_weights, seq_sum0, signed_absmax
 from engine.quant.kernels.numeric import half_bits, rne, u16_le_bytes, unhalf
@@ -27,38 +29,46 @@ class Q3KKernel(Kernel, qtype=GGMLType.Q3_K):
     half_fields = (_OFF_D,)
 
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
-        n_rows = rows.shape[0]
-        blocks = rows.reshape(-1, QK_K)
-        n_blocks = blocks.shape[0]
-        x = xp.ascontiguousarray(blocks.reshape(-1, 16).T)  # element-major (16, n_sub)
-        if imatrix is None:
-            sub_scales, codes = fit_q3(x, 4, xp)
-            scale_codes, d = _ref_scale_codes(sub_scales.reshape(n_blocks, 16), xp)
-        else:
-            w = xp.ascontiguousarray(imatrix_weights(blocks, imatrix, n_rows, xp).reshape(-1, 16).T)
-            sub_scales, codes = fit_sym(x, w, 4, xp)
-            sum_w = seq_sum0(w, xp).reshape(n_blocks, 16)
-            s_e = xp.ascontiguousarray(sub_scales.reshape(n_blocks, 16).T)
-            d, scale_codes_e = fit_sym(s_e, xp.ascontiguousarray(sum_w.T), 32, xp)
-            scale_codes = scale_codes_e.T
-        d_bits = half_bits(d, xp)
-        levels = codes.T.reshape(n_blocks, QK_K)
-        levels = _requantize(blocks, levels, scale_codes, unhalf(d_bits, xp), xp)
-        return _pack(levels, scale_codes, d_bits, xp).reshape(n_rows, -1)
+        with np.errstate(all="ignore"):  # overflow to inf/NaN is silent in ggml's C code too
+            return _quantize(rows, xp, imatrix)
 
     def _dequantize(self, data: Any, xp: ModuleType) -> Any:
-        blocks = xp.ascontiguousarray(data).reshape(-1, self.type_size)
-        n_blocks = blocks.shape[0]
-        d = unhalf(blocks[:, _OFF_D].astype(xp.uint16) | (blocks[:, _OFF_D + 1].astype(xp.uint16) << 8), xp)
-        sub = d[:, None] * (_unpack_scales(blocks[:, _OFF_SCALES:_OFF_D], xp) - 32).astype(xp.float32)
-        qs = blocks[:, _OFF_QS:_OFF_SCALES].reshape(n_blocks, 2, 1, 32)
-        low = (qs >> xp.asarray([0, 2, 4, 6], dtype=xp.uint8).reshape(1, 1, 4, 1)) & 3
-        hm = blocks[:, :_OFF_QS].reshape(n_blocks, 1, 32)
-        high = (hm >> xp.arange(8, dtype=xp.uint8).reshape(1, 8, 1)) & 1
-        value = low.reshape(n_blocks, QK_K).astype(xp.float32) - xp.float32(4) * (1 - high).reshape(
-            n_blocks, QK_K
-        ).astype(xp.float32)
-        return (sub[:, :, None] * value.reshape(n_blocks, 16, 16)).reshape(data.shape[0], -1)
+        return _dequantize(data, xp)
+
+
+def _quantize(rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
+    """float32 rows (n_rows, k*256) -> packed blocks (n_rows, k*110)."""
+    n_rows = rows.shape[0]
+    blocks = rows.reshape(-1, QK_K)
+    n_blocks = blocks.shape[0]
+    x = xp.ascontiguousarray(blocks.reshape(-1, 16).T)  # element-major (16, n_sub)
+    if imatrix is None:
+        sub_scales, codes = fit_q3(x, 4, xp)
+        scale_codes, d = _ref_scale_codes(sub_scales.reshape(n_blocks, 16), xp)
+    else:
+        w = xp.ascontiguousarray(imatrix_weights(blocks, imatrix, n_rows, xp).reshape(-1, 16).T)
+        sub_scales, codes = fit_sym(x, w, 4, xp)
+        sum_w = xp.ascontiguousarray(seq_sum0(w, xp).reshape(n_blocks, 16).T)
+        d, scale_codes = fit_sym(xp.ascontiguousarray(sub_scales.reshape(n_blocks, 16).T), sum_w, 32, xp)
+        scale_codes = scale_codes.T
+    d_bits = half_bits(d, xp)
+    levels = _requantize(blocks, codes.T.reshape(n_blocks, QK_K), scale_codes, unhalf(d_bits, xp), xp)
+    return _pack(levels, scale_codes, d_bits, xp).reshape(n_rows, -1)
+
+
+def _dequantize(data: Any, xp: ModuleType) -> Any:
+    """Packed blocks (n_rows, k*110) -> float32 f32(f32(d*(c-32)) * (low2 - 4*(1-hbit)))."""
+    blocks = xp.ascontiguousarray(data).reshape(-1, 110)
+    n_blocks = blocks.shape[0]
+    d = unhalf(blocks[:, _OFF_D].astype(xp.uint16) | (blocks[:, _OFF_D + 1].astype(xp.uint16) << 8), xp)
+    sub = d[:, None] * (_unpack_scales(blocks[:, _OFF_SCALES:_OFF_D], xp) - 32).astype(xp.float32)
+    qs = blocks[:, _OFF_QS:_OFF_SCALES].reshape(n_blocks, 2, 1, 32)
+    low = (qs >> xp.asarray([0, 2, 4, 6], dtype=xp.uint8).reshape(1, 1, 4, 1)) & 3
+    hm = blocks[:, :_OFF_QS].reshape(n_blocks, 1, 32)
+    high = (hm >> xp.arange(8, dtype=xp.uint8).reshape(1, 8, 1)) & 1
+    value = low.reshape(n_blocks, QK_K).astype(xp.int8) - (1 - high.reshape(n_blocks, QK_K).astype(xp.int8)) * 4
+    value = value.reshape(n_blocks, 16, 16).astype(xp.float32)
+    return (sub[:, :, None] * value).reshape(data.shape[0], -1)
 
 
 def _ref_scale_codes(sub_scales: Any, xp: ModuleType) -> tuple[Any, Any]:
