@@ -4,3 +4,4 @@ from engine.quant.kernels import floats  # noqa: F401
 from engine.quant.kernels import q3k  # noqa: F401
 from engine.quant.kernels import q6k  # noqa: F401
 from engine.quant.kernels import q45k  # noqa: F401
+from engine.quant.kernels import q2k  # noqa: F401
