@@ -1,0 +1,101 @@
+"""The ``quantpick`` entry point: no arguments opens the desktop app, a command runs headless.
+
+Errors Quantpick raises on purpose (QuantpickError) become one line on stderr and exit status 2; anything
+else is a bug and also gets one line (exit status 1). ``--debug`` adds the traceback in both cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from engine.errors import QuantpickError
+from engine.version import __version__
+
+# Each module has ``register(subparsers)``; add a command by adding its module here.
+COMMAND_MODULES: tuple[str, ...] = ("engine.cli.cmd_inspect",)
+EXIT_ERROR = 2
+EXIT_BUG = 1
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every command module registered."""
+    parser = argparse.ArgumentParser(
+        prog="quantpick",
+        description="Find the quantization of a model that fits your machine, and write that GGUF. "
+        "Run without arguments to open the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"quantpick {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``quantpick`` with ``argv`` (default: the process arguments) and return the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as e:  # --help, --version, or a usage error argparse already explained
+        return e.code if isinstance(e.code, int) else EXIT_ERROR
+    if args.command is None:
+        return _guarded(launch_gui, debug=args.debug)
+    return _guarded(lambda: int(args.func(args)), debug=args.debug)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _guarded(action: Callable[[], int], *, debug: bool) -> int:
+    try:
+        return action()
+    except QuantpickError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"quantpick: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("quantpick: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, reported in one line
+        if debug:
+            traceback.print_exc()
+        print(
+            f"quantpick: unexpected internal error ({type(e).__name__}: {_one_line(str(e))}). "
+            "Run again with --debug and report the details.",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def launch_gui() -> int:
+    """Open the desktop app; if Qt cannot load, say so in one line and return 2.
+
+    The app is imported by name at call time: the engine must never import it statically (the headless
+    commands work without PySide6), and this entry point is the one place that hands over to it.
+    """
+    try:
+        app_main = importlib.import_module("app.main")
+        return int(app_main.run())
+    except ImportError as e:
+        print(
+            f"quantpick: the desktop app cannot start because Qt (PySide6) is not available ({e}). "
+            "Install Quantpick with 'make run', or use the commands: quantpick --help",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    except (OSError, RuntimeError) as e:
+        print(
+            f"quantpick: the desktop app cannot start ({_one_line(str(e))}). "
+            "On a machine without a display, use the commands: quantpick --help",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
