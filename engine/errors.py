@@ -70,3 +70,35 @@ class UsageError(QuantpickError):
     """A request that cannot be honoured as stated (unknown type name, bad option, bad shape)."""
 
     default_hint = "Check the spelling and the allowed values, then try again."
+
+
+class HubError(QuantpickError):
+    """Talking to the Hugging Face Hub failed (server trouble, a broken download)."""
+
+    default_hint = "Try again in a few minutes; downloads pick up where they stopped."
+
+
+class OfflineError(HubError):
+    """The Hub cannot be reached: no network, a firewall, or offline mode."""
+
+    default_hint = (
+        "Check your internet connection. The built-in catalog and models already on this computer still work."
+    )
+
+
+class AccessDeniedError(HubError):
+    """The Hub refused access: a gated or private model, or a rejected token."""
+
+    default_hint = "Open the model's page on huggingface.co, accept its license if asked, then log in."
+
+
+class NotFoundError(HubError):
+    """The model, revision or file does not exist on the Hub (or is private)."""
+
+    default_hint = "Check the spelling of the model name; private models also need you to log in."
+
+
+class RateLimitedError(HubError):
+    """The Hub asked us to slow down."""
+
+    default_hint = "Wait a few minutes and try again; logging in gives a higher limit."
