@@ -1,0 +1,113 @@
+"""Execute a conversion plan: stream every tensor through the quantizer into a GGUF file.
+
+One pass, no intermediate file: rows are read in bounded chunks, widened to float32, quantized on a
+thread pool and appended to ``<output>.partial``, which is renamed only after the last byte. Progress
+is reported per chunk and cancellation is checked between chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.convert.plan import ConversionPlan
+from engine.convert.source import ConversionSource, SourceTensor
+from engine.errors import CorruptInputError, UsageError
+from engine.formats.ggml_types import row_bytes
+from engine.formats.gguf_read import read_gguf
+from engine.formats.gguf_write import GGUFStreamWriter
+from engine.progress import CancelToken, ProgressFn, ProgressMeter, ignore_progress
+from engine.quant.parallel import quantize_parallel
+from engine.quant.sizes import TensorChoice
+
+# Float32 input per chunk: large enough to keep every thread busy, small enough to bound memory.
+CHUNK_INPUT_BYTES = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionResult:
+    """A finished conversion: where the file is, how big, and how long it took."""
+
+    output: Path
+    bytes_written: int
+    n_tensors: int
+    seconds: float
+
+
+def execute(
+    plan: ConversionPlan,
+    source: ConversionSource,
+    *,
+    threads: int | None = None,
+    imatrix: Mapping[str, np.ndarray] | None = None,
+    progress: ProgressFn = ignore_progress,
+    cancel: CancelToken | None = None,
+) -> ConversionResult:
+    """Write the plan's output file from ``source`` and verify it by reading it back.
+
+    Raises:
+        CancelledError: ``cancel`` was triggered; no output file exists afterwards.
+        OutOfDiskError: the disk filled up; no output file exists afterwards.
+        InvalidValuesError: a tensor holds NaN/inf or overflows its target type (named in the message).
+        CorruptInputError: the written file did not read back as planned.
+    """
+    started = time.monotonic()
+    token = cancel or CancelToken()
+    by_name = {t.name: t for t in source.tensors}
+    meter = ProgressMeter(plan.bytes_to_process, progress)
+    slots = [c.slot() for c in plan.tensors]
+    if plan.output.exists() and plan.output.is_dir():
+        raise UsageError(f"{plan.output} is a folder.", "Choose a file name for the output.")
+    with GGUFStreamWriter(plan.output, list(plan.metadata), slots) as writer:
+        for choice in plan.tensors:
+            token.check()
+            weights = imatrix.get(choice.name) if imatrix and choice.changes_type else None
+            _write_tensor(writer, choice, by_name[choice.name], threads, weights, meter, token)
+    verify_output(plan)
+    return ConversionResult(plan.output, plan.total_bytes, len(plan.tensors), time.monotonic() - started)
+
+
+def _write_tensor(
+    writer: GGUFStreamWriter,
+    choice: TensorChoice,
+    tensor: SourceTensor,
+    threads: int | None,
+    weights: np.ndarray | None,
+    meter: ProgressMeter,
+    token: CancelToken,
+) -> None:
+    n_rows, row_len = tensor.n_rows, tensor.row_length
+    step = max(1, CHUNK_INPUT_BYTES // (4 * row_len))
+    copy_verbatim = not choice.changes_type and tensor.read_raw is not None
+    out_row_bytes = row_bytes(choice.target, row_len)
+    if weights is not None and weights.shape != (row_len,):
+        weights = None  # per-expert matrices are not used for 3-D tensors
+    for start in range(0, n_rows, step):
+        token.check()
+        stop = min(n_rows, start + step)
+        if copy_verbatim:
+            data = tensor.read_raw(start, stop)
+        else:
+            rows = tensor.read_rows(start, stop)
+            data = quantize_parallel(
+                rows, choice.target, threads=threads, imatrix=weights, name=choice.name, cancel=token.check
+            )
+        writer.write(data)
+        meter.advance((stop - start) * out_row_bytes, choice.name)
+
+
+def verify_output(plan: ConversionPlan) -> None:
+    """Re-open the written file and check header, tensor count, names, types and sizes."""
+    written = read_gguf(plan.output)
+    expected = [(c.name, c.target, c.nbytes) for c in plan.tensors]
+    actual = [(t.name, t.qtype, t.nbytes) for t in written.tensors]
+    if expected != actual or written.file_size != plan.total_bytes:
+        plan.output.unlink(missing_ok=True)
+        raise CorruptInputError(
+            f"The written file {plan.output.name} did not read back as planned, so it was removed.",
+            "Check the disk for errors and try again; report it if it happens again.",
+        )
