@@ -123,9 +123,9 @@ def fit_sym(x: Any, w: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
 def fit_q3(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
     """ggml ``make_q3_quants(n, nmax, x, L, do_rmse=true)`` for every group (quant-spec 3.6 H-C).
 
-    Weights are ``x*x``. The coordinate-descent sweeps run for all groups together: a group that made no
-    change in a sweep is at a fixed point, so sweeping it again changes nothing, which is why stopping
-    only when no group changed gives ggml's per-group early exit.
+    Weights are ``x*x``. A group that made no change in a sweep is at a fixed point (sweeping it again
+    would change nothing), which is ggml's per-group early exit; so after the first sweep only the
+    groups that changed are gathered and swept again, at most 5 sweeps in all.
 
     Returns:
         (scale float32 (groups,), codes uint8 (n, groups)) with codes in 0..2*nmax-1 (0 for tiny groups).
@@ -138,32 +138,48 @@ def fit_q3(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
     lev = xp.clip(rne(iscale[None, :] * x, xp), -nmax, nmax - 1).astype(xp.float32)
     slx = seq_sum0(wx * lev, xp)
     sl2 = seq_sum0(w * lev * lev, xp)
-    for _sweep in range(5):
-        changed = xp.zeros(x.shape[1:], dtype=bool)
-        for i in range(x.shape[0]):
-            slx, sl2, lev_i, take = _q3_step(x[i], w[i], wx[i], lev[i], slx, sl2, nmax, xp)
-            lev[i] = lev_i
-            changed |= take
-        if not bool(xp.any(changed)):
+    slx, sl2, changed = _q3_sweep(x, w, wx, lev, slx, sl2, nmax, xp)
+    active = xp.flatnonzero(changed)
+    for _sweep in range(4):
+        if active.size == 0:
             break
+        sub_lev = lev[:, active]
+        sub_slx, sub_sl2, changed = _q3_sweep(
+            x[:, active], w[:, active], wx[:, active], sub_lev, slx[active], sl2[active], nmax, xp
+        )
+        lev[:, active], slx[active], sl2[active] = sub_lev, sub_slx, sub_sl2
+        active = active[changed]
     nonzero = sl2 > 0
     scale = xp.where(nonzero & ~tiny, slx / _safe(sl2, nonzero, xp), xp.float32(0))
     codes = xp.where(tiny[None, :], 0, lev + nmax).astype(xp.uint8)
     return scale, codes
 
 
-def _q3_step(
+def _q3_sweep(
     x: Any, w: Any, wx: Any, lev: Any, slx: Any, sl2: Any, nmax: int, xp: ModuleType
-) -> tuple[Any, Any, Any, Any]:
-    """One element of a make_q3_quants sweep: try moving it to the level that best fits the others."""
-    a = slx - wx * lev
-    b = sl2 - w * lev * lev
-    pos = a > 0
-    new = xp.clip(rne(x * b / _safe(a, pos, xp), xp), -nmax, nmax - 1).astype(xp.float32)
-    a2 = a + wx * new
-    b2 = b + w * new * new
-    take = pos & (new != lev) & (b2 > 0) & (a2 * a2 * sl2 > slx * slx * b2)
-    return xp.where(take, a2, slx), xp.where(take, b2, sl2), xp.where(take, new, lev), take
+) -> tuple[Any, Any, Any]:
+    """One make_q3_quants sweep over the elements, in order; updates ``lev`` in place.
+
+    Each element tries the level that best fits the others, f32(f32(x*b)/a) rounded with the literal
+    nearest_int (the quotient can be huge when ``a`` is tiny). Where ``a <= 0`` the quotient is garbage
+    but never taken. Returns (Slx, Sl2, changed-mask).
+    """
+    changed = xp.zeros(x.shape[1:], dtype=bool)
+    magic = xp.float32(MAGIC)
+    for i in range(x.shape[0]):
+        li = lev[i]
+        a = slx - wx[i] * li
+        b = sl2 - w[i] * li * li
+        bits = (x[i] * b / a + magic).view(xp.int32)
+        new = xp.minimum(xp.maximum((bits & 0x007FFFFF) - 0x00400000, -nmax), nmax - 1).astype(xp.float32)
+        a2 = a + wx[i] * new
+        b2 = b + w[i] * new * new
+        take = (a > 0) & (new != li) & (b2 > 0) & (a2 * a2 * sl2 > slx * slx * b2)
+        slx = xp.where(take, a2, slx)
+        sl2 = xp.where(take, b2, sl2)
+        lev[i] = xp.where(take, new, li)
+        changed |= take
+    return slx, sl2, changed
 
 
 def imatrix_weights(blocks: Any, qw: Any, n_rows: int, xp: ModuleType) -> Any:
