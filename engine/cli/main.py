@@ -16,7 +16,7 @@ from engine.errors import QuantpickError
 from engine.version import __version__
 
 # Each module has ``register(subparsers)``; add a command by adding its module here.
-COMMAND_MODULES: tuple[str, ...] = ("engine.cli.cmd_inspect",)
+COMMAND_MODULES: tuple[str, ...] = ("engine.cli.cmd_inspect", "engine.cli.cmd_convert")
 EXIT_ERROR = 2
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130

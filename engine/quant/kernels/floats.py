@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from engine.formats.ggml_types import GGMLType
 from engine.quant.registry import Kernel
 
@@ -23,7 +25,8 @@ class F16Kernel(Kernel, qtype=GGMLType.F16):
     """IEEE binary16; ggml writes every NaN as sign | 0x7E00, so we do too."""
 
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
-        half = rows.astype(xp.float16).view(xp.uint16)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by _validate
+            half = rows.astype(xp.float16).view(xp.uint16)
         nan = xp.isnan(rows)
         half = xp.where(nan, (half & 0x8000) | 0x7E00, half).astype(xp.uint16)
         return xp.ascontiguousarray(half).view(xp.uint8)

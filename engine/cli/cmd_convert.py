@@ -1,0 +1,89 @@
+"""``quantpick convert SOURCE --type T``: write a quantized GGUF from a GGUF file or Hugging Face folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.cli.common import add_command, human_bytes
+from engine.convert.open_source import open_source
+from engine.convert.plan import ConversionPlan, make_plan
+from engine.convert.run import execute
+from engine.errors import UsageError
+from engine.progress import Progress
+from engine.quant.ftypes import parse_file_type
+
+
+def register(subparsers: Any) -> None:
+    parser = add_command(
+        subparsers, "convert",
+        help="convert a Hugging Face folder or GGUF file to a quantized GGUF",
+        description="Convert a checkpoint to GGUF of the given type, byte for byte as llama.cpp would. "
+        "The output is written to a .partial file and renamed when complete.",
+    )
+    parser.add_argument("source", type=Path, help="a Hugging Face model folder or a .gguf file (any split part)")
+    parser.add_argument("--type", "-t", required=True, dest="ftype",
+                        help="target file type, as llama-quantize names it (Q4_K_M, Q8_0, F16, ...)")
+    parser.add_argument("-o", "--output", type=Path, help="output file (default: llama.cpp's naming convention)")
+    parser.add_argument("--out-dir", type=Path, help="folder for the default output name (default: here)")
+    parser.add_argument("--pure", action="store_true", help="give every quantizable tensor the base type")
+    parser.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    parser.add_argument("--allow-requantize", action="store_true",
+                        help="allow quantizing an already-quantized GGUF again (loses quality)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and the size, write nothing")
+    parser.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1.")
+    ftype = parse_file_type(args.ftype)
+    if args.output is not None and args.output.resolve() == args.source.resolve():
+        raise UsageError("The output would overwrite the source.", "Choose another output file name.")
+    with open_source(args.source, ftype) as source:
+        if source.already_quantized and args.allow_requantize:
+            print("quantpick: warning: requantizing an already-quantized model loses quality.", file=sys.stderr)
+        plan = make_plan(source, ftype, output=args.output, out_dir=args.out_dir, pure=args.pure,
+                         allow_requantize=args.allow_requantize)
+        if args.dry_run:
+            print(json.dumps(plan.to_json(), indent=2) if args.json else describe_plan(plan))
+            return 0
+        report = _terminal_progress if sys.stderr.isatty() and not args.json else _no_progress
+        result = execute(plan, source, threads=args.threads, progress=report)
+    if sys.stderr.isatty() and not args.json:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps({"output": str(result.output), "bytes": result.bytes_written,
+                          "tensors": result.n_tensors, "seconds": round(result.seconds, 3)}, indent=2))
+    else:
+        print(f"Wrote {result.output} ({human_bytes(result.bytes_written)}) in {result.seconds:.1f} s.")
+    return 0
+
+
+def describe_plan(plan: ConversionPlan) -> str:
+    counts: dict[str, int] = {}
+    for t in plan.tensors:
+        counts[t.target.name] = counts.get(t.target.name, 0) + 1
+    types = ", ".join(f"{n} x{c}" for n, c in sorted(counts.items()))
+    return "\n".join([
+        f"Source:     {plan.source_label}",
+        f"Output:     {plan.output}",
+        f"File type:  {plan.ftype.name} ({plan.size.bits_per_weight:.2f} bits per weight)",
+        f"Tensors:    {len(plan.tensors)} ({types})",
+        f"Size:       {human_bytes(plan.total_bytes)} ({plan.total_bytes:,} bytes); "
+        f"{human_bytes(plan.free_bytes)} free there",
+    ])
+
+
+def _terminal_progress(p: Progress) -> None:
+    eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+    print(f"\r{100 * p.fraction:5.1f}%  {p.rate / 1e6:7.1f} MB/s{eta}  {p.current[:40]:<40}",
+          end="", file=sys.stderr, flush=True)
+
+
+def _no_progress(p: Progress) -> None:
+    pass
