@@ -12,6 +12,7 @@ from engine.cli.common import add_command, human_bytes
 from engine.convert.open_source import open_source
 from engine.convert.plan import ConversionPlan, make_plan
 from engine.convert.run import execute
+from engine.convert.split_out import parse_split_size
 from engine.errors import UsageError
 from engine.progress import Progress
 from engine.quant.ftypes import parse_file_type
@@ -33,6 +34,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
     parser.add_argument("--allow-requantize", action="store_true",
                         help="allow quantizing an already-quantized GGUF again (loses quality)")
+    parser.add_argument("--split-max-size", metavar="SIZE",
+                        help="split the output into parts of at most SIZE (e.g. 4G, 500M), as llama.cpp's gguf-split")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the size, write nothing")
     parser.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
     parser.set_defaults(func=run)
@@ -42,13 +45,14 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1.")
     ftype = parse_file_type(args.ftype)
+    split_bytes = parse_split_size(args.split_max_size) if args.split_max_size else None
     if args.output is not None and args.output.resolve() == args.source.resolve():
         raise UsageError("The output would overwrite the source.", "Choose another output file name.")
     with open_source(args.source, ftype) as source:
         if source.already_quantized and args.allow_requantize:
             print("quantpick: warning: requantizing an already-quantized model loses quality.", file=sys.stderr)
         plan = make_plan(source, ftype, output=args.output, out_dir=args.out_dir, pure=args.pure,
-                         allow_requantize=args.allow_requantize)
+                         allow_requantize=args.allow_requantize, split_max_bytes=split_bytes)
         if args.dry_run:
             print(json.dumps(plan.to_json(), indent=2) if args.json else describe_plan(plan))
             return 0
@@ -71,7 +75,7 @@ def describe_plan(plan: ConversionPlan) -> str:
     types = ", ".join(f"{n} x{c}" for n, c in sorted(counts.items()))
     return "\n".join([
         f"Source:     {plan.source_label}",
-        f"Output:     {plan.output}",
+        f"Output:     {plan.output}" + (f" in {len(plan.parts)} parts" if len(plan.parts) > 1 else ""),
         f"File type:  {plan.ftype.name} ({plan.size.bits_per_weight:.2f} bits per weight)",
         f"Tensors:    {len(plan.tensors)} ({types})",
         f"Size:       {human_bytes(plan.total_bytes)} ({plan.total_bytes:,} bytes); "

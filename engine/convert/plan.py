@@ -14,6 +14,7 @@ from typing import Any
 from gguf import GGUFValueType, naming_convention
 
 from engine.convert.source import ConversionSource
+from engine.convert.split_out import OutputPart, split_parts
 from engine.errors import OutOfDiskError, UsageError
 from engine.formats.ggml_types import tensor_bytes
 from engine.formats.gguf_write import MetaValue
@@ -39,6 +40,8 @@ class ConversionPlan:
         free_bytes: Free space on the output's disk when planned.
         converter_layout: True when the file is laid out as llama.cpp's HF converter writes it (HF source
             to F32/F16/BF16); False for llama-quantize's layout.
+        parts: The files actually written: one, or several with ``--split-max-size``.
+        total_bytes: Bytes of all parts together.
     """
 
     source_label: str
@@ -49,10 +52,8 @@ class ConversionPlan:
     size: FileSize
     free_bytes: int
     converter_layout: bool
-
-    @property
-    def total_bytes(self) -> int:
-        return self.size.total
+    parts: tuple[OutputPart, ...]
+    total_bytes: int
 
     @property
     def bytes_to_process(self) -> int:
@@ -63,6 +64,7 @@ class ConversionPlan:
         return {
             "source": self.source_label,
             "output": str(self.output),
+            "parts": [str(part.path) for part in self.parts],
             "file_type": self.ftype.name,
             "total_bytes": self.total_bytes,
             "bits_per_weight": round(self.size.bits_per_weight, 4),
@@ -92,6 +94,7 @@ def make_plan(
     allow_requantize: bool = False,
     extra_metadata: tuple[tuple[str, MetaValue], ...] = (),
     mark_quantized_by: bool = True,
+    split_max_bytes: int | None = None,
 ) -> ConversionPlan:
     """Plan converting ``source`` to ``ftype``.
 
@@ -125,8 +128,12 @@ def make_plan(
         metadata = [kv for kv in metadata if kv[0] != "general.quantized_by"]
         metadata.append(("general.quantized_by", MetaValue(GGUFValueType.STRING, QUANTIZED_BY)))
     size = file_size(choices, metadata)
-    free = _check_disk(output, size.total)
-    return ConversionPlan(source.label, output, ft, choices, tuple(metadata), size, free, converter_layout)
+    parts = split_parts(output, tuple(metadata), choices, split_max_bytes)
+    total = sum(file_size(part.tensors, part.metadata).total for part in parts) if len(parts) > 1 else size.total
+    free = _check_disk(output, total)
+    return ConversionPlan(
+        source.label, output, ft, choices, tuple(metadata), size, free, converter_layout, parts, total
+    )
 
 
 def _check_disk(output: Path, needed: int) -> int:

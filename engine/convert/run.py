@@ -59,16 +59,23 @@ def execute(
     token = cancel or CancelToken()
     by_name = {t.name: t for t in source.tensors}
     meter = ProgressMeter(plan.bytes_to_process, progress)
-    slots = [c.slot() for c in plan.tensors]
-    if plan.output.exists() and plan.output.is_dir():
-        raise UsageError(f"{plan.output} is a folder.", "Choose a file name for the output.")
-    with GGUFStreamWriter(plan.output, list(plan.metadata), slots) as writer:
-        for choice in plan.tensors:
-            token.check()
-            weights = imatrix.get(choice.name) if imatrix and choice.changes_type else None
-            _write_tensor(writer, choice, by_name[choice.name], threads, weights, meter, token)
-    verify_output(plan)
-    return ConversionResult(plan.output, plan.total_bytes, len(plan.tensors), time.monotonic() - started)
+    written: list[Path] = []
+    try:
+        for part in plan.parts:
+            if part.path.is_dir():
+                raise UsageError(f"{part.path} is a folder.", "Choose a file name for the output.")
+            with GGUFStreamWriter(part.path, list(part.metadata), [c.slot() for c in part.tensors]) as writer:
+                for choice in part.tensors:
+                    token.check()
+                    weights = imatrix.get(choice.name) if imatrix and choice.changes_type else None
+                    _write_tensor(writer, choice, by_name[choice.name], threads, weights, meter, token)
+            written.append(part.path)
+        verify_output(plan)
+    except BaseException:
+        for path in written:  # a split output is all or nothing
+            path.unlink(missing_ok=True)
+        raise
+    return ConversionResult(plan.parts[0].path, plan.total_bytes, len(plan.tensors), time.monotonic() - started)
 
 
 def _write_tensor(
@@ -101,13 +108,13 @@ def _write_tensor(
 
 
 def verify_output(plan: ConversionPlan) -> None:
-    """Re-open the written file and check header, tensor count, names, types and sizes."""
-    written = read_gguf(plan.output)
-    expected = [(c.name, c.target, c.nbytes) for c in plan.tensors]
-    actual = [(t.name, t.qtype, t.nbytes) for t in written.tensors]
-    if expected != actual or written.file_size != plan.total_bytes:
-        plan.output.unlink(missing_ok=True)
-        raise CorruptInputError(
-            f"The written file {plan.output.name} did not read back as planned, so it was removed.",
-            "Check the disk for errors and try again; report it if it happens again.",
-        )
+    """Re-open every written part and check header, tensor names, types, sizes and file size."""
+    for part in plan.parts:
+        written = read_gguf(part.path)
+        expected = [(c.name, c.target, c.nbytes) for c in part.tensors]
+        actual = [(t.name, t.qtype, t.nbytes) for t in written.tensors]
+        if expected != actual or [k for k, _ in part.metadata] != list(written.fields):
+            raise CorruptInputError(
+                f"The written file {part.path.name} did not read back as planned, so it was removed.",
+                "Check the disk for errors and try again; report it if it happens again.",
+            )
