@@ -57,6 +57,22 @@ def first_max_pos(v: Any, xp: ModuleType) -> Any:
     return xp.max(xp.where(v > 0, v, F32(0)), axis=-1)
 
 
+def _strict_min_max(x: Any, xp: ModuleType) -> tuple[Any, Any, bool]:
+    """Per column ``m = x[0]; if x[i] < m: m = x[i]`` (and the max alike), as ggml scans.
+
+    Plain min/max agree except that they spread a NaN; only then is the scan replayed literally.
+    The flag says whether ``x`` holds a NaN.
+    """
+    lo, hi = xp.min(x, axis=0), xp.max(x, axis=0)
+    if not bool(xp.any(xp.isnan(lo))):
+        return lo, hi, False
+    lo, hi = x[0].copy(), x[0].copy()
+    for i in range(1, x.shape[0]):
+        lo = xp.where(x[i] < lo, x[i], lo)
+        hi = xp.where(x[i] > hi, x[i], hi)
+    return lo, hi, True
+
+
 @dataclass(frozen=True, slots=True)
 class AffineParams:
     """Arguments of ggml's make_qkx2/qkx3_quants: code range and the candidate inverse scales."""
@@ -86,8 +102,7 @@ class _AffineSearch:
         self.wl = xp.empty_like(x)  # w * code
         self.t = xp.empty_like(x)  # scratch
         self.acc = [xp.empty(x.shape[1], dtype=xp.float32) for _ in range(4)]
-        self.xmin = xp.min(x, axis=0)
-        self.mx = xp.max(x, axis=0)
+        self.xmin, self.mx, self.literal = _strict_min_max(x, xp)
         self.mn = xp.where(self.xmin > 0, F32(0), self.xmin)
         self.sum_w = seq_sum0(w, xp).copy()
         self.sum_x = seq_sum0(w * x, xp).copy()
@@ -101,7 +116,7 @@ class _AffineSearch:
         xp.subtract(self.x, self.mn, out=v)
         xp.multiply(v, isc, out=v)
         reach = xp.abs(isc) * xp.maximum(xp.abs(self.range), xp.abs(self.xmin - self.mn))
-        if bool(xp.any(~(reach < _SAFE))):  # huge or NaN products: only the bit trick is exact
+        if self.literal or bool(xp.any(~(reach < _SAFE))):  # huge or NaN: only the bit trick is exact
             v[...] = round_clamp(v, 0, self.p.nmax, xp)
             return v
         xp.add(v, F32(MAGIC), out=v)

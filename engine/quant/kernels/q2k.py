@@ -36,7 +36,7 @@ SUB = 16
 N_SUB = QK // SUB
 NMAX = 3
 # Sub-blocks per inner pass: keeps the (16, S) work arrays of fit_affine inside L2.
-PASS_SUBBLOCKS = 2048
+PASS_SUBBLOCKS = 4096
 PLAIN = AffineParams(nmax=NMAX, rmin=-0.5, rdelta=0.1, nstep=15, mad=True)
 WEIGHTED = AffineParams(nmax=NMAX, rmin=-0.9, rdelta=0.05, nstep=36, mad=False)
 

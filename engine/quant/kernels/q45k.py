@@ -37,7 +37,7 @@ QK = 256
 SUB = 32
 N_SUB = QK // SUB
 # Sub-blocks per inner pass: keeps the handful of (32, S) work arrays of fit_affine inside L2.
-PASS_SUBBLOCKS = 1024
+PASS_SUBBLOCKS = 2048
 
 
 class _ScaleMinKernel(Kernel):
