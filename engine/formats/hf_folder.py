@@ -174,7 +174,7 @@ def find_weights(folder: Path) -> SafetensorsModel:
             "Pass one of the .gguf files itself.",
         )
     raise UnsupportedInputError(
-        f"{folder} has a config.json but no weights (.safetensors files).",
+        f"{folder} has no model weights (no .safetensors files).",
         "Download the weight files too, or pass a folder that has them.",
     )
 

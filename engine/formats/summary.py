@@ -56,7 +56,10 @@ class CheckpointSummary:
     chat_template: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON-ready data: ``types`` as a list of objects."""
+        data = asdict(self)
+        data["types"] = list(data["types"])
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
