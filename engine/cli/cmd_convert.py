@@ -16,6 +16,7 @@ from engine.convert.split_out import parse_split_size
 from engine.errors import UsageError
 from engine.progress import Progress
 from engine.quant.ftypes import parse_file_type
+from engine.quant.imatrix import read_imatrix
 
 
 def register(subparsers: Any) -> None:
@@ -36,6 +37,8 @@ def register(subparsers: Any) -> None:
                         help="allow quantizing an already-quantized GGUF again (loses quality)")
     parser.add_argument("--split-max-size", metavar="SIZE",
                         help="split the output into parts of at most SIZE (e.g. 4G, 500M), as llama.cpp's gguf-split")
+    parser.add_argument("--imatrix", type=Path, metavar="FILE",
+                        help="importance matrix (llama.cpp's GGUF or legacy .dat format) for better low-bit quality")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the size, write nothing")
     parser.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
     parser.set_defaults(func=run)
@@ -46,18 +49,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--threads must be at least 1.")
     ftype = parse_file_type(args.ftype)
     split_bytes = parse_split_size(args.split_max_size) if args.split_max_size else None
+    imatrix = read_imatrix(args.imatrix) if args.imatrix else None
     if args.output is not None and args.output.resolve() == args.source.resolve():
         raise UsageError("The output would overwrite the source.", "Choose another output file name.")
     with open_source(args.source, ftype) as source:
         if source.already_quantized and args.allow_requantize:
             print("quantpick: warning: requantizing an already-quantized model loses quality.", file=sys.stderr)
         plan = make_plan(source, ftype, output=args.output, out_dir=args.out_dir, pure=args.pure,
-                         allow_requantize=args.allow_requantize, split_max_bytes=split_bytes)
+                         allow_requantize=args.allow_requantize, split_max_bytes=split_bytes,
+                         has_imatrix=imatrix is not None, extra_metadata=imatrix.metadata() if imatrix else ())
         if args.dry_run:
             print(json.dumps(plan.to_json(), indent=2) if args.json else describe_plan(plan))
             return 0
         report = _terminal_progress if sys.stderr.isatty() and not args.json else _no_progress
-        result = execute(plan, source, threads=args.threads, progress=report)
+        result = execute(plan, source, threads=args.threads, imatrix=imatrix, progress=report)
     if sys.stderr.isatty() and not args.json:
         print(file=sys.stderr)
     if args.json:

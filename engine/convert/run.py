@@ -8,7 +8,6 @@ is reported per chunk and cancellation is checked between chunks.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from engine.formats.ggml_types import row_bytes
 from engine.formats.gguf_read import read_gguf
 from engine.formats.gguf_write import GGUFStreamWriter
 from engine.progress import CancelToken, ProgressFn, ProgressMeter, ignore_progress
+from engine.quant.imatrix import Imatrix
 from engine.quant.parallel import quantize_parallel
 from engine.quant.sizes import TensorChoice
 
@@ -43,7 +43,7 @@ def execute(
     source: ConversionSource,
     *,
     threads: int | None = None,
-    imatrix: Mapping[str, np.ndarray] | None = None,
+    imatrix: Imatrix | None = None,
     progress: ProgressFn = ignore_progress,
     cancel: CancelToken | None = None,
 ) -> ConversionResult:
@@ -67,8 +67,9 @@ def execute(
             with GGUFStreamWriter(part.path, list(part.metadata), [c.slot() for c in part.tensors]) as writer:
                 for choice in part.tensors:
                     token.check()
-                    weights = imatrix.get(choice.name) if imatrix and choice.changes_type else None
-                    _write_tensor(writer, choice, by_name[choice.name], threads, weights, meter, token)
+                    tensor = by_name[choice.name]
+                    weights = _imatrix_for(imatrix, choice, tensor)
+                    _write_tensor(writer, choice, tensor, threads, weights, meter, token)
             written.append(part.path)
         verify_output(plan)
     except BaseException:
@@ -76,6 +77,13 @@ def execute(
             path.unlink(missing_ok=True)
         raise
     return ConversionResult(plan.parts[0].path, plan.total_bytes, len(plan.tensors), time.monotonic() - started)
+
+
+def _imatrix_for(imatrix: Imatrix | None, choice: TensorChoice, tensor: SourceTensor) -> np.ndarray | None:
+    if imatrix is None or not choice.changes_type:
+        return None
+    n_mat = tensor.shape[2] if len(tensor.shape) > 2 else 1
+    return imatrix.for_tensor(choice.name, tensor.row_length, n_mat)
 
 
 def _write_tensor(
@@ -87,24 +95,28 @@ def _write_tensor(
     meter: ProgressMeter,
     token: CancelToken,
 ) -> None:
-    n_rows, row_len = tensor.n_rows, tensor.row_length
+    """Stream one tensor; a 3-D tensor with an importance matrix uses matrix ``e``'s slice for expert ``e``."""
+    row_len = tensor.row_length
+    n_mat = tensor.shape[2] if len(tensor.shape) > 2 and weights is not None else 1
+    rows_per_mat = tensor.n_rows // n_mat
     step = max(1, CHUNK_INPUT_BYTES // (4 * row_len))
     copy_verbatim = not choice.changes_type and tensor.read_raw is not None
     out_row_bytes = row_bytes(choice.target, row_len)
-    if weights is not None and weights.shape != (row_len,):
-        weights = None  # per-expert matrices are not used for 3-D tensors
-    for start in range(0, n_rows, step):
-        token.check()
-        stop = min(n_rows, start + step)
-        if copy_verbatim:
-            data = tensor.read_raw(start, stop)
-        else:
-            rows = tensor.read_rows(start, stop)
-            data = quantize_parallel(
-                rows, choice.target, threads=threads, imatrix=weights, name=choice.name, cancel=token.check
-            )
-        writer.write(data)
-        meter.advance((stop - start) * out_row_bytes, choice.name)
+    for mat in range(n_mat):
+        mat_weights = None if weights is None else weights[mat * row_len : (mat + 1) * row_len]
+        first, last = mat * rows_per_mat, (mat + 1) * rows_per_mat
+        for start in range(first, last, step):
+            token.check()
+            stop = min(last, start + step)
+            if copy_verbatim:
+                data = tensor.read_raw(start, stop)
+            else:
+                data = quantize_parallel(
+                    tensor.read_rows(start, stop), choice.target, threads=threads, imatrix=mat_weights,
+                    name=choice.name, cancel=token.check,
+                )
+            writer.write(data)
+            meter.advance((stop - start) * out_row_bytes, choice.name)
 
 
 def verify_output(plan: ConversionPlan) -> None:
