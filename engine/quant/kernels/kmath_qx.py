@@ -4,6 +4,9 @@ Every array here is *element-major*: ``x[i]`` holds element ``i`` of every group
 (n, groups). One step of ggml's per-element C loop is then one vector operation over all groups (and, in
 ``fit_sym``, over all 19 candidate scales), and every sum is a left-to-right binary32 accumulation over
 the element index, exactly like the C loop (quant-spec 2.5, 3.6 H-B and H-C).
+
+Like the C code, these routines let binary32 overflow to inf and divide by zero where the result is then
+masked; kernels call them under ``np.errstate(all="ignore")`` so numpy stays quiet about it.
 """
 
 from __future__ import annotations
