@@ -30,6 +30,7 @@ DEFAULT_ALIGNMENT = 32
 MAX_NAME_BYTES = 63  # GGML_MAX_NAME is 64 including the terminating NUL
 MAX_DIMS = 4
 MAX_LENGTH = 1 << 30  # llama.cpp refuses longer strings and arrays
+_U64 = struct.Struct("<Q")
 _MIN_KV_BYTES = 8 + 1 + 4 + 1  # key length, one key byte, value type, smallest payload
 _MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 8 + 4 + 8  # name length, one name byte, n_dims, one dim, type, offset
 
@@ -260,14 +261,31 @@ def _read_array(cur: _Cursor, key: str) -> MetaValue:
     if count > MAX_LENGTH or count * item_size > cur.remaining:
         raise cur.fail(f"array {key!r} claims {count} elements, more than the rest of the file can hold")
     if item_type == GGUFValueType.STRING:
-        items: tuple[Any, ...] = tuple(
-            _decode_value(cur.string(f"element {i} of {key!r}")) for i in range(count)
-        )
+        items: tuple[Any, ...] = _read_string_array(cur, count, key)
     else:
         fmt = _SCALAR_FORMATS[item_type]
         arr = np.frombuffer(cur.take(count * item_size, f"array {key!r}"), dtype=np.dtype(fmt))
         items = tuple(arr.astype(bool).tolist() if item_type == GGUFValueType.BOOL else arr.tolist())
     return MetaValue(GGUFValueType.ARRAY, items, item_type)
+
+
+def _read_string_array(cur: _Cursor, count: int, key: str) -> tuple[str | bytes, ...]:
+    """``cur.string`` unrolled: token lists hold 10^5 strings, and this loop dominates the header read."""
+    buf, pos, size = cur.buf, cur.pos, cur.size
+    unpack_len = _U64.unpack_from
+    out: list[str | bytes] = []
+    for i in range(count):
+        if size - pos < 8:
+            cur.pos = pos
+            raise cur.fail(f"the file ends inside the length of element {i} of {key!r}")
+        (n,) = unpack_len(buf, pos)
+        pos += 8
+        if n > size - pos:
+            raise cur.fail(f"element {i} of {key!r} claims to be {n} bytes long, but only {size - pos} bytes follow")
+        out.append(_decode_value(buf[pos:pos + n]))
+        pos += n
+    cur.pos = pos
+    return tuple(out)
 
 
 def _decode_value(raw: bytes) -> str | bytes:

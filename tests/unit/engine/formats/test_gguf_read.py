@@ -16,7 +16,7 @@ from engine.errors import CorruptInputError, QuantpickError, UnsupportedInputErr
 from engine.formats.gguf_read import read_gguf
 from tests.conftest import GOLDEN
 from tests.unit.engine.formats.builders import (
-    A_VALUES, ARRAY, B_VALUES, STRING, U32, U64, base_gguf, base_kvs, kv,
+    A_VALUES, ARRAY, B_VALUES, STRING, U32, U64, base_gguf, base_kvs, gstr, kv,
     kv_str, kv_u32, tensor_info, write,
 )
 
@@ -112,6 +112,9 @@ CORRUPT_CASES = {
     "huge array count": (dict(kvs=_kvs_plus(kv("arr", ARRAY, struct.pack("<iQ", U32, 1 << 61)))), "claims"),
     "string array count lies": (dict(kvs=_kvs_plus(kv("arr", ARRAY, struct.pack("<iQ", STRING, 1000)))),
                                 "claims 1000 elements"),
+    "string element longer than file": (
+        dict(kvs=_kvs_plus(kv("arr", ARRAY, struct.pack("<iQ", STRING, 2) + gstr("ab") + struct.pack("<Q", 1 << 40)))),
+        "element 1 of 'arr' claims to be 1099511627776 bytes"),
     "array of arrays": (dict(kvs=_kvs_plus(kv("arr", ARRAY, struct.pack("<iQ", ARRAY, 0)))), "array of arrays"),
     "unknown value type": (dict(kvs=_kvs_plus(kv("x", 99, b"\0" * 8))), "unknown value type 99"),
     "unknown array element type": (dict(kvs=_kvs_plus(kv("x", ARRAY, struct.pack("<iQ", 42, 0)))),
