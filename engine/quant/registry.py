@@ -18,8 +18,10 @@ from engine.formats.ggml_types import GGMLType, layout_of
 
 _KERNELS: dict[GGMLType, "Kernel"] = {}
 
-# About 256 KiB of float32 input per chunk keeps every temporary of a kernel inside L2.
+# About 256 KiB of float32 input per chunk keeps every temporary of a kernel inside L2 on a CPU.
 CHUNK_VALUES = 1 << 16
+# A GPU needs millions of values per launch to hide kernel-launch latency; 16M keeps temporaries < 2 GB.
+GPU_CHUNK_VALUES = 1 << 24
 
 
 class Kernel:
@@ -81,7 +83,7 @@ class Kernel:
                 )
             imatrix = xp.asarray(imatrix, dtype=xp.float32)
         out = xp.empty((n_rows, self.row_bytes(n_per_row)), dtype=xp.uint8)
-        step = max(1, CHUNK_VALUES // n_per_row)
+        step = max(1, (CHUNK_VALUES if xp is np else GPU_CHUNK_VALUES) // n_per_row)
         for start in range(0, n_rows, step):
             chunk = xp.asarray(rows[start : start + step], dtype=xp.float32)
             out[start : start + step] = self._quantize(chunk, xp, imatrix if self.uses_imatrix else None)
