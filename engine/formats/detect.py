@@ -15,7 +15,6 @@ from engine.formats.gguf_read import GGUF_MAGIC
 from engine.formats.gguf_split import split_part_paths
 from engine.formats.hf_folder import find_weights
 from engine.formats.pickles import looks_pickled, refuse_pickle
-from engine.formats.safetensors_index import INDEX_NAME
 
 # Pre-GGUF llama.cpp files (.bin) start with one of these magics (u32 'ggml', 'ggmf', 'ggjt', 'ggla', LE).
 _OLD_GGML_MAGICS = (b"lmgg", b"fmgg", b"tjgg", b"algg")

@@ -50,7 +50,9 @@ def test_app_exit_status_is_passed_on(monkeypatch: pytest.MonkeyPatch) -> None:
     assert main([]) == 3
 
 
-def test_missing_qt_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_qt_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "app.main", None)  # makes the import raise ImportError
     assert main([]) == 2
     err = capsys.readouterr().err
@@ -72,7 +74,9 @@ def _failing_inspect(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> Non
     monkeypatch.setattr("engine.cli.cmd_inspect.summarize", fail)
 
 
-def test_quantpick_error_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quantpick_error_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _failing_inspect(monkeypatch, CorruptInputError("x.gguf is damaged.", "Download it again."))
     assert main(["inspect", "x.gguf"]) == 2
     err = capsys.readouterr().err
@@ -89,7 +93,9 @@ def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pyte
                                                        "damaged; download it again and retry.")
 
 
-def test_unexpected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unexpected_error_is_one_line_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _failing_inspect(monkeypatch, ZeroDivisionError("division by zero"))
     assert main(["inspect", "x"]) == 1
     err = capsys.readouterr().err

@@ -49,7 +49,8 @@ def test_golden_file_matches_gguf_py(path: Path) -> None:
         assert ours.data_offset + mine.offset == theirs.data_offset
         assert mine.nbytes == theirs.n_bytes
         assert mine.n_elements == theirs.n_elements
-        assert np.array_equal(ours.view(mine.name).view(np.uint8).ravel(), np.asarray(theirs.data).view(np.uint8).ravel())
+        ours_bytes = ours.view(mine.name).view(np.uint8).ravel()
+        assert np.array_equal(ours_bytes, np.asarray(theirs.data).view(np.uint8).ravel())
 
 
 def test_views_are_typed_zero_copy_memmaps(tmp_path: Path) -> None:
