@@ -163,14 +163,14 @@ def fit_affine(x: Any, w: Any, p: AffineParams, xp: ModuleType) -> AffineFit:
     """
     st = _AffineSearch(x, w, p, xp)
     with np.errstate(all="ignore"):
-        isc_used = F32(p.nmax) / st.range
-        scale = F32(1) / isc_used
+        isc_used = xp.divide(F32(p.nmax), st.range)
+        scale = xp.divide(F32(1), isc_used)
         st.codes(isc_used)
         best = st.error(scale, st.mn).copy()
         mn_used = st.mn
         for s in range(p.nstep + 1):
             num = F32(F32(F32(p.rmin) + F32(F32(p.rdelta) * F32(s))) + F32(p.nmax))
-            isc = num / st.range
+            isc = xp.divide(num, st.range)
             st.codes(isc)
             sl, sl2, sxl = st.moments()
             det = st.sum_w * sl2 - sl * sl
@@ -211,7 +211,7 @@ def column_weights(imatrix: Any, n: int, n_rows: int, xp: ModuleType) -> Any:
 def block_sigma2(rows: Any, block: int, factor: float, xp: ModuleType) -> Any:
     """f32(f32(factor * sseq(x*x over a block)) / block) for every block, in block order."""
     xb = to_columns(rows, block, xp)
-    return (F32(factor) * seq_sum0(xb * xb, xp)) / F32(block)
+    return xp.multiply(F32(factor), seq_sum0(xb * xb, xp)) / F32(block)
 
 
 def imatrix_weights(x: Any, qw: Any, sigma2: Any, xp: ModuleType) -> Any:
@@ -271,13 +271,13 @@ def fit_pos_scales(x: Any, w: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]
     for i in range(x.shape[0]):
         mx = xp.where(mx > x[i], mx, x[i])
     with np.errstate(all="ignore"):
-        iscale = F32(nmax) / mx
+        iscale = xp.divide(F32(nmax), mx)
         codes = to_u8(rne(iscale * x, xp), xp).astype(xp.float32)
-        best = _weighted_sq_err(x, w, F32(1) / iscale, codes, xp)
+        best = _weighted_sq_err(x, w, xp.divide(F32(1), iscale), codes, xp)
         for k in (-4, -3, -2, -1, 1, 2, 3, 4):
-            isk = (F32(F32(0.1) * F32(k)) + F32(nmax)) / mx
+            isk = xp.divide(F32(F32(F32(0.1) * F32(k)) + F32(nmax)), mx)
             ls = xp.minimum(rne(isk * x, xp), nmax).astype(xp.float32)
-            mse = _weighted_sq_err(x, w, F32(1) / isk, ls, xp)
+            mse = _weighted_sq_err(x, w, xp.divide(F32(1), isk), ls, xp)
             better = mse < best
             best = xp.where(better, mse, best)
             iscale = xp.where(better, isk, iscale)

@@ -46,7 +46,7 @@ def _quantize_scales(v: Any, xp: ModuleType) -> tuple[Any, Any]:
     top = first_max_pos(v, xp)
     live = top > 0
     with np.errstate(all="ignore"):
-        codes = rne((F32(15) / top)[:, None] * v, xp)
+        codes = rne(xp.divide(F32(15), top)[:, None] * v, xp)
         d = half_bits(xp.where(live, top / F32(15), F32(0)), xp)
     return xp.where(live[:, None], codes, 0), d
 

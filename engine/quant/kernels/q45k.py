@@ -66,7 +66,8 @@ class _ScaleMinKernel(Kernel):
         dq = (unhalf(d, xp)[:, None] * sc.astype(xp.float32)).reshape(-1)
         dm = (unhalf(dmin, xp)[:, None] * mn.astype(xp.float32)).reshape(-1)
         codes = from_columns(requantize(x, dq, dm, fit.codes, self.nmax, xp), QK, xp)
-        head = xp.concatenate([u16_le_bytes(xp.stack([d, dmin], axis=1), xp), pack_scale_min_k4(sc, mn, xp)], axis=1)
+        halves = u16_le_bytes(xp.stack([d, dmin], axis=1), xp)
+        head = xp.concatenate([halves, pack_scale_min_k4(sc, mn, xp)], axis=1)
         return xp.concatenate([head, self._pack_codes(codes, xp)], axis=1)
 
     def _fit_plain(self, x: Any, xp: ModuleType) -> tuple[Any, ...]:
@@ -77,8 +78,8 @@ class _ScaleMinKernel(Kernel):
         scales, mins = fit.scale.reshape(-1, N_SUB), fit.negmin.reshape(-1, N_SUB)
         max_scale, max_min = first_max_pos(scales, xp), first_max_pos(mins, xp)
         with np.errstate(all="ignore"):
-            inv_scale = xp.where(max_scale > 0, F32(63) / max_scale, F32(0))
-            inv_min = xp.where(max_min > 0, F32(63) / max_min, F32(0))
+            inv_scale = xp.where(max_scale > 0, xp.divide(F32(63), max_scale), F32(0))
+            inv_min = xp.where(max_min > 0, xp.divide(F32(63), max_min), F32(0))
             sc = xp.minimum(to_u8(rne(inv_scale[:, None] * scales, xp), xp), 63)
             mn = xp.minimum(to_u8(rne(inv_min[:, None] * mins, xp), xp), 63)
             d, dmin = half_bits(max_scale / F32(63), xp), half_bits(max_min / F32(63), xp)

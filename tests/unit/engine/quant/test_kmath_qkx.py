@@ -125,7 +125,9 @@ weights = st.floats(min_value=0, max_value=1e3, width=32)
 
 
 @st.composite
-def subblocks(draw: st.DrawFn, n: int, elements: st.SearchStrategy[float] = values) -> tuple[np.ndarray, np.ndarray]:
+def subblocks(
+    draw: st.DrawFn, n: int, elements: st.SearchStrategy[float] = values
+) -> tuple[np.ndarray, np.ndarray]:
     """A few columns of ``n`` values with positive weights, sometimes on a coarse grid or one-signed."""
     cols = draw(st.integers(1, 4))
     x = draw(arrays(np.float32, (n, cols), elements=elements))

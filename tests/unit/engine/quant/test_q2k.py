@@ -15,6 +15,7 @@ from tests.unit.engine.quant.test_q45k import (
     assert_round_trip_bounded,
     assert_spec_vector,
     distributions,
+    random_qw,
     sample,
 )
 
@@ -78,7 +79,7 @@ def test_round_trip_error_is_bounded(
     with_imatrix: bool, dist: str, seed: int, scale: float, rows: int, blocks: int
 ) -> None:
     x = sample(dist, seed, scale, (rows, 256 * blocks))
-    qw = np.random.default_rng(seed + 1).uniform(0.05, 20, x.shape[1]).astype(np.float32) if with_imatrix else None
+    qw = random_qw(seed, x.shape[1]) if with_imatrix else None
     assert_round_trip_bounded("Q2_K", x, qw, (0.45, 0.5) if not with_imatrix else (0.45, 0.9))
 
 

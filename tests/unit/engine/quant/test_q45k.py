@@ -124,12 +124,23 @@ distributions = st.sampled_from(["normal", "uniform", "laplace"])
 
 
 def sample(dist: str, seed: int, scale: float, shape: tuple[int, int]) -> np.ndarray:
+    """Seeded test rows of one distribution, scaled."""
     rng = np.random.default_rng(seed)
-    draw = {"normal": rng.standard_normal, "uniform": lambda s: rng.uniform(-1, 1, s), "laplace": lambda s: rng.laplace(size=s)}
-    return (draw[dist](shape) * scale).astype(np.float32)
+    if dist == "uniform":
+        x = rng.uniform(-1, 1, shape)
+    else:
+        x = rng.laplace(size=shape) if dist == "laplace" else rng.standard_normal(shape)
+    return (x * scale).astype(np.float32)
 
 
-def assert_round_trip_bounded(type_name: str, x: np.ndarray, qw: np.ndarray | None, bounds: tuple) -> None:
+def random_qw(seed: int, n: int) -> np.ndarray:
+    """Importance weights spanning two and a half decades."""
+    return np.random.default_rng(seed + 1).uniform(0.05, 20, n).astype(np.float32)
+
+
+def assert_round_trip_bounded(
+    type_name: str, x: np.ndarray, qw: np.ndarray | None, bounds: tuple[float, float]
+) -> None:
     y = dequantize(quantize(x, type_name, imatrix=qw), type_name, x.shape[1])
     err = (y - x).astype(np.float64)
     rms_bound, max_bound = bounds
@@ -153,7 +164,7 @@ def test_round_trip_error_is_bounded(
     type_name: str, with_imatrix: bool, dist: str, seed: int, scale: float, rows: int, blocks: int
 ) -> None:
     x = sample(dist, seed, scale, (rows, 256 * blocks))
-    qw = np.random.default_rng(seed + 1).uniform(0.05, 20, x.shape[1]).astype(np.float32) if with_imatrix else None
+    qw = random_qw(seed, x.shape[1]) if with_imatrix else None
     assert_round_trip_bounded(type_name, x, qw, BOUNDS[type_name, with_imatrix])
 
 
