@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ def warm(folder: Path) -> None:
 
 
 def ours(folder: Path, ftype: str, out: Path, threads: int) -> Timed:
-    quantpick = [sys.executable, "-m", "engine.cli.main"]
+    quantpick = [sys.executable, "-m", "engine.cli"]
     result = timed([*quantpick, "convert", str(folder), "-t", ftype, "-o", str(out), "--threads", str(threads)])
     out.unlink()
     return result
