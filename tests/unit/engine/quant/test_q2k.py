@@ -11,6 +11,7 @@ from engine.errors import UsageError
 from engine.quant import dequantize, quantize
 from engine.quant.kernels import kmath_qkx
 from tests.unit.engine.quant.test_q45k import (
+    NumpyProxy,
     assert_golden,
     assert_round_trip_bounded,
     assert_spec_vector,
@@ -29,6 +30,10 @@ def test_matches_llama_quantize(with_imatrix: bool) -> None:
 def test_bit_trick_rounding_gives_the_same_bytes(with_imatrix: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kmath_qkx, "_SAFE", np.float32(0))
     assert_golden("Q2_K", with_imatrix=with_imatrix)
+
+
+def test_generic_array_module_paths_give_the_same_bytes() -> None:
+    assert_golden("Q2_K", with_imatrix=True, xp=NumpyProxy())
 
 
 @pytest.mark.parametrize(

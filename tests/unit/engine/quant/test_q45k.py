@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import types
 
 import numpy as np
 import pytest
@@ -36,14 +37,24 @@ def golden_qw() -> dict[str, np.ndarray]:
     return out
 
 
-def assert_golden(type_name: str, *, with_imatrix: bool) -> None:
+class NumpyProxy(types.ModuleType):
+    """numpy under another name: kernels then take the generic (CuPy) code paths, e.g. looped sums."""
+
+    def __init__(self) -> None:
+        super().__init__("numpy_proxy")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(np, name)
+
+
+def assert_golden(type_name: str, *, with_imatrix: bool, xp: types.ModuleType | None = None) -> None:
     """Every byte of every row of every golden tensor equals llama-quantize's."""
     inputs = read_tensors(str(GOLDEN / "kernels" / "input-f32.gguf"))
     folder = "imatrix" if with_imatrix else "kernels"
     reference = read_tensors(str(GOLDEN / folder / f"{type_name}.gguf"))
     qw = golden_qw() if with_imatrix else {}
     for name, x in inputs.items():
-        ours = quantize(x.reshape(-1, x.shape[-1]), type_name, imatrix=qw.get(name), name=name)
+        ours = quantize(x.reshape(-1, x.shape[-1]), type_name, imatrix=qw.get(name), name=name, xp=xp)
         ref = reference[name].view(np.uint8).reshape(ours.shape)
         bad = np.flatnonzero((ours != ref).any(axis=1))
         assert bad.size == 0, f"{type_name} {name}: rows {bad[:10]} differ"
@@ -83,6 +94,12 @@ def test_bit_trick_rounding_gives_the_same_bytes(
     """The fast float rounding of candidate codes is only a shortcut for ggml's integer trick."""
     monkeypatch.setattr(kmath_qkx, "_SAFE", np.float32(0))
     assert_golden(type_name, with_imatrix=with_imatrix)
+
+
+@pytest.mark.parametrize("type_name", TYPES)
+def test_generic_array_module_paths_give_the_same_bytes(type_name: str) -> None:
+    """What CuPy would run (no numpy-only fast paths) still matches llama-quantize."""
+    assert_golden(type_name, with_imatrix=True, xp=NumpyProxy())
 
 
 @pytest.mark.parametrize(
