@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -82,6 +83,13 @@ def launch_gui() -> int:
     The app is imported by name at call time: the engine must never import it statically (the headless
     commands work without PySide6), and this entry point is the one place that hands over to it.
     """
+    if _no_display():
+        print(
+            "quantpick: the desktop app cannot start because no display was found (DISPLAY and "
+            "WAYLAND_DISPLAY are unset). Use the commands instead: quantpick --help",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     try:
         app_main = importlib.import_module("app.main")
         return int(app_main.run())
@@ -99,3 +107,10 @@ def launch_gui() -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+
+
+def _no_display() -> bool:
+    """On Linux, Qt aborts the whole process (no exception) when it finds no display; catch that first."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))

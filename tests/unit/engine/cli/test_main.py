@@ -68,6 +68,20 @@ def test_qt_failing_to_start_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys
     assert len(err.strip().splitlines()) == 1 and "could not connect to display second line" in err
 
 
+def test_no_display_is_one_line_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[str] = []
+    _fake_app(monkeypatch, lambda: calls.append("run") or 0)
+    monkeypatch.setattr(sys, "platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([]) == 2
+    assert calls == []
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no display was found" in err
+
+
 def _failing_inspect(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
     def fail(path: Path) -> None:
         raise exc
