@@ -35,7 +35,7 @@ QK = 256
 SUB = 16
 N_SUB = QK // SUB
 NMAX = 3
-# Sub-blocks per inner pass: keeps the (16, S) work arrays of fit_affine inside L2.
+# Sub-blocks per inner pass on the CPU: keeps the (16, S) work arrays of fit_affine inside L2.
 PASS_SUBBLOCKS = 4096
 PLAIN = AffineParams(nmax=NMAX, rmin=-0.5, rdelta=0.1, nstep=15, mad=True)
 WEIGHTED = AffineParams(nmax=NMAX, rmin=-0.9, rdelta=0.05, nstep=36, mad=False)
@@ -60,7 +60,8 @@ class Q2KKernel(Kernel, qtype=GGMLType.Q2_K):
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
         n_rows, n_per_row = rows.shape
         nb = n_per_row // QK
-        step = max(1, PASS_SUBBLOCKS // (nb * N_SUB))
+        # CPU: cache-sized passes; a GPU takes the registry's whole (large) chunk in one pass.
+        step = max(1, PASS_SUBBLOCKS // (nb * N_SUB)) if xp is np else n_rows
         parts = [self._quantize_pass(rows[r : r + step], xp, imatrix) for r in range(0, n_rows, step)]
         blocks = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
         return blocks.reshape(n_rows, nb * self.type_size)

@@ -36,7 +36,7 @@ from engine.quant.registry import Kernel
 QK = 256
 SUB = 32
 N_SUB = QK // SUB
-# Sub-blocks per inner pass: keeps the handful of (32, S) work arrays of fit_affine inside L2.
+# Sub-blocks per inner pass on the CPU: keeps the (32, S) work arrays of fit_affine inside L2.
 PASS_SUBBLOCKS = 2048
 
 
@@ -52,7 +52,8 @@ class _ScaleMinKernel(Kernel):
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
         n_rows, n_per_row = rows.shape
         nb = n_per_row // QK
-        step = max(1, PASS_SUBBLOCKS // (nb * N_SUB))
+        # CPU: cache-sized passes; a GPU takes the registry's whole (large) chunk in one pass.
+        step = max(1, PASS_SUBBLOCKS // (nb * N_SUB)) if xp is np else n_rows
         parts = [self._quantize_pass(rows[r : r + step], xp, imatrix) for r in range(0, n_rows, step)]
         blocks = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
         return blocks.reshape(n_rows, nb * self.type_size)
