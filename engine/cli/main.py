@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -38,8 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``quantpick`` with ``argv`` (default: the process arguments) and return the exit status."""
+def main(argv: Sequence[str] | None = None, *, gui: Callable[[], int] | None = None) -> int:
+    """Run ``quantpick`` with ``argv`` (default: the process arguments) and return the exit status.
+
+    ``gui`` opens the desktop app when no command is given; the app's launcher passes it in, so the
+    engine never imports the app. Without it, no command prints the help and exits 2.
+    """
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -47,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help, --version, or a usage error argparse already explained
         return e.code if isinstance(e.code, int) else EXIT_ERROR
     if args.command is None:
-        return _guarded(launch_gui, debug=args.debug)
+        if gui is None:
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
+        return _guarded(gui, debug=args.debug)
     return _guarded(lambda: int(args.func(args)), debug=args.debug)
 
 
@@ -75,42 +81,3 @@ def _guarded(action: Callable[[], int], *, debug: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
-
-
-def launch_gui() -> int:
-    """Open the desktop app; if Qt cannot load, say so in one line and return 2.
-
-    The app is imported by name at call time: the engine must never import it statically (the headless
-    commands work without PySide6), and this entry point is the one place that hands over to it.
-    """
-    if _no_display():
-        print(
-            "quantpick: the desktop app cannot start because no display was found (DISPLAY and "
-            "WAYLAND_DISPLAY are unset). Use the commands instead: quantpick --help",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-    try:
-        app_main = importlib.import_module("app.main")
-        return int(app_main.run())
-    except ImportError as e:
-        print(
-            f"quantpick: the desktop app cannot start because Qt (PySide6) is not available ({e}). "
-            "Install Quantpick with 'make run', or use the commands: quantpick --help",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-    except (OSError, RuntimeError) as e:
-        print(
-            f"quantpick: the desktop app cannot start ({_one_line(str(e))}). "
-            "On a machine without a display, use the commands: quantpick --help",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-
-
-def _no_display() -> bool:
-    """On Linux, Qt aborts the whole process (no exception) when it finds no display; catch that first."""
-    if not sys.platform.startswith("linux"):
-        return False
-    return not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))

@@ -49,3 +49,13 @@ def test_only_the_xp_seam_imports_cupy() -> None:
         if path != seam and any(m.split(".")[0] == "cupy" for m in imported_modules(path))
     ]
     assert not offenders, offenders
+
+
+def test_engine_never_imports_the_app_by_name() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "engine").rglob("*.py")
+        if "import_module(\"app" in path.read_text(encoding="utf-8")
+        or "import_module('app" in path.read_text(encoding="utf-8")
+    ]
+    assert not offenders, offenders
