@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.llama import LlamaQuantize, read_tensor_bytes, write_synthetic_gguf
+from bench.llama import LlamaQuantize, write_synthetic_gguf
 from bench.ours import is_implemented, time_ours
 from bench.report import BenchSetup, TypeResult, render
 from bench.workload import TYPES, make_rows, parse_type
@@ -29,7 +29,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", nargs="+", type=int, default=sorted({1, os.cpu_count() or 1}),
                         help="thread counts (default: 1 and every CPU)")
     parser.add_argument("--mib", type=float, default=64.0, help="size of the F32 test tensor in MiB")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; the fastest counts")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure of ours; the fastest counts")
+    parser.add_argument("--llama-repeat", type=int, default=9,
+                        help="runs per llama-quantize figure and baseline (short processes need more)")
     parser.add_argument("--budget", type=float, default=4.0, help="stop repeating a figure after this many seconds")
     args = parser.parse_args(argv)
     if any(t < 1 for t in args.threads):
@@ -59,11 +61,10 @@ def _measure_type(
     identical = None
     if llama is not None:
         for t in args.threads:
-            net[t] = llama.time(type_name, t, repeat=args.repeat, budget_s=args.budget) - base[t]
+            net[t] = llama.time(type_name, t, repeat=args.llama_repeat, budget_s=args.budget) - base[t]
             _log(f"  llama {type_name:7} {t}T {net[t] * 1000:9.1f} ms (net)")
         if implemented:
-            identical = ours_bytes == {read_tensor_bytes(llama.output_path(type_name))}
-        llama.output_path(type_name).unlink(missing_ok=True)
+            identical = ours_bytes == {llama.quantized_bytes(type_name)}
     elif len(ours_bytes) > 1:
         identical = False  # thread counts disagreed with each other
     return TypeResult(type_name, implemented, ours, net, identical)
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             write_synthetic_gguf(src, rows)
             llama = LlamaQuantize(args.llama_quantize.resolve(), src, Path(tmp))
             build = llama.build_info()
-            base = {t: llama.baseline(t, repeat=args.repeat) for t in threads}
+            base = {t: llama.baseline(t, repeat=args.llama_repeat) for t in threads}
             shown = ", ".join(f"{t}T {s * 1000:.0f} ms" for t, s in base.items())
             _log(f"llama-quantize {build}; F32 copy baseline {shown}")
         results = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import gguf
@@ -67,3 +68,39 @@ def test_end_to_end_without_llama(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     text = out.read_text()
     assert "| F16 |" in text and "| BF16 |" in text and "ours 2T" in text
     assert "not implemented" not in text.split("| F16 |")[1].splitlines()[0]
+
+
+FAKE_LLAMA = """#!{python}
+import sys
+import gguf
+import numpy as np
+from engine.quant import quantize
+
+_, pure, src, out, type_name, threads = sys.argv
+assert pure == "--pure" and int(threads) >= 1
+print("version: 0.0-fake (build 7, commit abc)", file=sys.stderr)
+if out != "/dev/null":
+    (t,) = gguf.GGUFReader(src).tensors
+    rows = np.asarray(t.data).reshape(int(t.shape[1]), int(t.shape[0]))
+    data = quantize(rows, type_name)
+    if {corrupt}:
+        data[0, 0] ^= 1
+    w = gguf.GGUFWriter(out, "llama")
+    w.add_tensor(t.name, data, raw_dtype=gguf.GGMLQuantizationType[type_name])
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+"""
+
+
+@pytest.mark.parametrize("corrupt", [False, True])
+def test_end_to_end_with_a_fake_llama_quantize(tmp_path: Path, corrupt: bool) -> None:
+    fake = tmp_path / "llama-quantize"
+    fake.write_text(FAKE_LLAMA.format(python=sys.executable, corrupt=corrupt))
+    fake.chmod(0o755)
+    out = tmp_path / "results.md"
+    args = ["--out", str(out), "--types", "F16", "--mib", "0.25", "--threads", "1", "--repeat", "1",
+            "--llama-repeat", "1", "--llama-quantize", str(fake)]
+    assert main(args) == 0
+    text = out.read_text()
+    assert "0.0-fake (build 7, commit abc)" in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("| F16 |"))
+    assert row.endswith("| **differ** |" if corrupt else "| identical |")
