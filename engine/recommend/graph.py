@@ -1,0 +1,226 @@
+"""The worst-case (prompt) compute graph llama.cpp reserves, as tensor sizes for the allocator replay.
+
+Each builder step mirrors a node of llama.cpp's graph for the supported families (llama, qwen2/3, qwen3moe,
+gemma2/3, phi3 ...): which ops allocate a new f32 tensor, which compute in place, and which read through a
+view. Weights and the KV cache are external. The op order per architecture was taken from llama.cpp's own
+graph dumps (GGML_SCHED_DEBUG=2) and the sizes check out against its compute-buffer figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.recommend.galloc import Tensor, peak_bytes
+from engine.recommend.kv_cache import ContextParams, KvLayout
+from engine.recommend.model import ModelDescription
+
+F32 = 4
+I32 = 4
+I64 = 8
+
+
+@dataclass(frozen=True, slots=True)
+class GraphStyle:
+    """The per-architecture shape of a layer."""
+
+    fused_qkv: bool = False
+    qkv_order: str = "qvk"
+    qkv_bias: bool = False
+    qk_norm: bool = False
+    post_norms: bool = False
+    fused_up: bool = False
+    residual_first: bool = False  # phi3 adds the FFN output to the residual, not the other way round
+
+    @classmethod
+    def of(cls, desc: ModelDescription) -> GraphStyle:
+        names = {t.name for t in desc.tensors if t.name.startswith("blk.0.")}
+        gemma = desc.arch.startswith("gemma")
+        return cls(
+            fused_qkv="blk.0.attn_qkv.weight" in names,
+            qkv_order="qkv" if gemma else "qvk",
+            qkv_bias="blk.0.attn_q.bias" in names or "blk.0.attn_qkv.bias" in names,
+            qk_norm="blk.0.attn_q_norm.weight" in names,
+            post_norms="blk.0.post_attention_norm.weight" in names or "blk.0.attn_post_norm.weight" in names,
+            residual_first=desc.arch == "phi3",
+            fused_up=desc.arch == "phi3" or ("blk.0.ffn_up.weight" in names and "blk.0.ffn_gate.weight" not in names
+                                             and not desc.is_moe),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The part of the graph one device computes: layers [first, last) and optionally the output head.
+
+    ``fa_extra`` is what the device's flash-attention kernel adds to its output tensor (CUDA converts a
+    quantized K/V view to f16 there); ``alignment`` is the device buffer's.
+    """
+
+    first: int
+    last: int
+    head: bool
+    alignment: int = 32
+    fa_extra_per_cell: int = 0
+    embed_input: bool = True
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.inputs: list[Tensor] = []
+        self.nodes: list[Tensor] = []
+        self._seen: dict[str, Tensor] = {}
+
+    def inp(self, key: str, size: int) -> Tensor:
+        """A graph input, created on first use (ggml lists leafs in the order the graph reaches them)."""
+        t = self._seen.get(key)
+        if t is None:
+            t = self._seen[key] = Tensor(size, name=key)
+            self.inputs.append(t)
+        return t
+
+    def op(self, size: int, *srcs: Tensor, views: tuple[Tensor, ...] = (), inplace: bool = False,
+           output: bool = False, name: str = "") -> Tensor:
+        t = Tensor(size, [(s, False) for s in srcs] + [(v, True) for v in views], inplace, output, name=name)
+        self.nodes.append(t)
+        return t
+
+    def sink(self, *srcs: Tensor, views: tuple[Tensor, ...] = ()) -> None:
+        """A node whose result lives elsewhere (a KV-cache store)."""
+        self.nodes.append(Tensor(0, [(s, False) for s in srcs] + [(v, True) for v in views], external=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _Dims:
+    T: int
+    E: int
+    n_out: int
+
+
+def _norm(b: _Builder, x: Tensor, size: int, *, via_view: bool = False) -> Tensor:
+    n = b.op(size, views=(x,), inplace=True) if via_view else b.op(size, x, inplace=True)
+    return b.op(size, n, inplace=True)  # multiply by the norm weight
+
+
+def _proj(b: _Builder, x: Tensor, size: int, *, bias: bool, norm: bool, rope: bool) -> Tensor:
+    """One of Q/K/V: matmul, optional bias, optional per-head norm, rope (through a reshape view)."""
+    t = b.op(size, x)
+    if bias:
+        t = b.op(size, t, inplace=True)
+    if norm:
+        t = _norm(b, t, size, via_view=True)
+        return b.op(size, t, inplace=True) if rope else t
+    return b.op(size, views=(t,), inplace=True) if rope else t
+
+
+def _attention(b: _Builder, desc: ModelDescription, style: GraphStyle, x: Tensor, d: _Dims,
+               kv: KvLayout, il: int, params: ContextParams, seg: Segment) -> Tensor:
+    T = d.T
+    q_w, k_w, v_w = desc.n_head * desc.head_dim_k, desc.n_embd_k_gqa, desc.n_embd_v_gqa
+    swa = desc.swa_layers[il]
+    kind = "swa" if swa else "full"
+    n_kv = kv.cells(il, swa) * params.n_stream
+    fa = params.flash_attn
+    if style.fused_qkv:
+        qkv = b.op((q_w + k_w + v_w) * T * F32, x)
+        q = b.op(q_w * T * F32, views=(qkv,), inplace=True)
+        k = b.op(k_w * T * F32, views=(qkv,), inplace=True)
+        b.sink(b.inp(f"k_idxs_{kind}", T * I64), views=(k,))
+        v = qkv if fa else b.op(v_w * T * F32, views=(qkv,))  # the transposed store needs a contiguous V
+    else:
+        made: dict[str, Tensor] = {}
+        for which in style.qkv_order:
+            size = {"q": q_w, "k": k_w, "v": v_w}[which] * T * F32
+            made[which] = _proj(b, x, size, bias=style.qkv_bias, norm=style.qk_norm and which != "v",
+                                rope=which != "v")
+        q, k, v = made["q"], made["k"], made["v"]
+        b.sink(b.inp(f"k_idxs_{kind}", T * I64), views=(k,))
+    b.sink(b.inp(f"v_idxs_{kind}", T * I64 if fa else T * v_w * I64), views=(v,))
+    mask = b.inp(f"mask_{kind}", n_kv * T * (2 if fa else F32))
+    heads_v = desc.n_head * desc.head_dim_v
+    if fa:
+        out = b.op(heads_v * T * F32 + seg.fa_extra_per_cell * n_kv, mask, views=(q,))
+        return b.op(d.E * T * F32, views=(out,))
+    kq = b.op(n_kv * T * desc.n_head * F32, views=(q,))
+    kq = b.op(kq.size, kq, mask, inplace=True)  # soft_max_ext in place
+    kqv = b.op(heads_v * T * F32, kq)
+    cont = b.op(heads_v * T * F32, views=(kqv,))
+    return b.op(d.E * T * F32, cont)
+
+
+def _moe(b: _Builder, desc: ModelDescription, x: Tensor, d: _Dims) -> Tensor:
+    T, E, k = d.T, d.E, desc.n_expert_used
+    logits = b.op(desc.n_expert * T * F32, x)
+    probs = b.op(logits.size, logits, inplace=True)
+    order = b.op(desc.n_expert * T * I32, views=(probs,))
+    weights = b.op(k * T * F32, views=(probs, order))
+    total = b.op(T * F32, views=(weights,))
+    total = b.op(T * F32, total, inplace=True)
+    weights = b.op(k * T * F32, total, views=(weights,), inplace=True)
+    gate = b.op(desc.n_ff_exp * k * T * F32, views=(x, order))
+    up = b.op(gate.size, views=(x, order))
+    act = b.op(gate.size, gate, up)
+    down = b.op(E * k * T * F32, act, views=(order,))
+    down = b.op(down.size, down, views=(weights,), inplace=True)
+    if k < 2:
+        return b.op(E * T * F32, views=(down,))
+    acc = b.op(E * T * F32, views=(down, down), inplace=True)
+    for _ in range(k - 2):
+        acc = b.op(E * T * F32, acc, views=(down,), inplace=True)
+    return acc
+
+
+def _ffn(b: _Builder, desc: ModelDescription, style: GraphStyle, x: Tensor, d: _Dims) -> Tensor:
+    T = d.n_out
+    if desc.is_moe:
+        return _moe(b, desc, x, _Dims(T, d.E, d.n_out))
+    F = desc.n_ff
+    if style.fused_up:
+        act = b.op(F * T * F32, b.op(2 * F * T * F32, x))
+    else:
+        act = b.op(F * T * F32, b.op(F * T * F32, x), b.op(F * T * F32, x))
+    return b.op(d.E * T * F32, act)
+
+
+def _layer(b: _Builder, desc: ModelDescription, style: GraphStyle, inp: Tensor, d: _Dims, kv: KvLayout,
+           il: int, params: ContextParams, seg: Segment, last: bool) -> Tensor:
+    E = d.E
+    cur = _norm(b, inp, E * d.T * F32)
+    cur = _attention(b, desc, style, cur, d, kv, il, params, seg)
+    if style.post_norms:
+        cur = _norm(b, cur, E * d.T * F32)
+    if last:
+        out_ids = b.inp("out_ids", d.n_out * I32)
+        cur = b.op(E * d.n_out * F32, cur, out_ids)
+        inp = b.op(E * d.n_out * F32, inp, out_ids)
+    T = d.n_out if last else d.T
+    ffn_inp = b.op(E * T * F32, cur, inp, inplace=True)
+    cur = _norm(b, ffn_inp, E * T * F32)
+    cur = _ffn(b, desc, style, cur, _Dims(T, E, T))
+    if style.post_norms:
+        cur = _norm(b, cur, E * T * F32)
+    if style.residual_first:
+        return b.op(E * T * F32, ffn_inp, cur, inplace=True)
+    return b.op(E * T * F32, cur, ffn_inp, inplace=True)
+
+
+def compute_peak(desc: ModelDescription, params: ContextParams, kv: KvLayout, seg: Segment) -> int:
+    """Compute-buffer bytes for the layers and head in ``seg``, by replaying ggml-alloc over the pp graph."""
+    b = _Builder()
+    T = params.n_tokens_pp
+    n_out = min(T, params.n_batch)
+    d = _Dims(T, desc.n_embd, n_out)
+    style = GraphStyle.of(desc)
+    if seg.embed_input:
+        tokens = b.inp("inp_tokens", T * I32)
+        b.inp("inp_embd", desc.n_embd * T * F32)  # allocated for embedding input, unused for tokens
+        cur = b.op(desc.n_embd * T * F32, tokens)
+    else:
+        cur = b.inp("layer_input", desc.n_embd * T * F32)
+    b.inp("inp_pos", T * I32)
+    for il in range(seg.first, seg.last):
+        last = il == desc.n_layer - 1
+        cur = _layer(b, desc, style, cur, d, kv, il, params, seg, last)
+    if seg.head:
+        rows = n_out if seg.last == desc.n_layer else T
+        cur = _norm(b, cur, desc.n_embd * rows * F32)
+        b.op(desc.n_vocab * rows * F32, cur, output=True)
+    return peak_bytes(b.inputs, b.nodes, alignment=seg.alignment)
