@@ -13,7 +13,7 @@ from typing import Any
 
 from huggingface_hub import constants, scan_cache_dir
 from huggingface_hub.errors import CacheNotFound
-from huggingface_hub.utils import CachedRepoInfo, CachedRevisionInfo
+from huggingface_hub.utils import CachedRepoInfo, CachedRevisionInfo, HFCacheInfo
 
 from engine.hub.models import CachedModel, RepoFile
 from engine.hub.quants import group_gguf
@@ -50,21 +50,47 @@ def _cached_model(repo: CachedRepoInfo, incomplete: dict[Path, int]) -> CachedMo
     )
 
 
-def scan_cache(cache_dir: str | Path | None = None) -> list[CachedModel]:
-    """Every model repo in the cache with at least one snapshot, most recently used first."""
+def _scan(cache_dir: str | Path | None) -> HFCacheInfo | None:
     try:
         info = scan_cache_dir(cache_dir if cache_dir is not None else default_cache_dir())
     except (CacheNotFound, ValueError, OSError) as e:
         log.debug("no usable Hugging Face cache: %s", e)
-        return []
+        return None
     for warning in info.warnings:
-        log.info("skipping a damaged cache entry: %s", warning)
+        log.debug("cache entry skipped by the scanner: %s", warning)
+    return info
+
+
+def _incomplete_by_folder(info: HFCacheInfo) -> dict[Path, int]:
     incomplete: dict[Path, int] = {}
     for f in info.incomplete_files:
-        repo_path = f.file_path.parent.parent
+        repo_path = f.file_path.parent.parent  # <repo>/blobs/<etag>.incomplete
         incomplete[repo_path] = incomplete.get(repo_path, 0) + f.size_on_disk
+    return incomplete
+
+
+def scan_cache(cache_dir: str | Path | None = None) -> list[CachedModel]:
+    """Every model repo in the cache with at least one snapshot, most recently used first."""
+    info = _scan(cache_dir)
+    if info is None:
+        return []
+    incomplete = _incomplete_by_folder(info)
     models = [_cached_model(r, incomplete) for r in info.repos if r.repo_type == "model"]
     return sorted((m for m in models if m is not None), key=lambda m: m.last_modified, reverse=True)
+
+
+def partial_downloads(cache_dir: str | Path | None = None) -> dict[str, int]:
+    """Bytes of unfinished downloads per model repo id (what a retry will resume from)."""
+    info = _scan(cache_dir)
+    if info is None:
+        return {}
+    out: dict[str, int] = {}
+    for folder, size in _incomplete_by_folder(info).items():
+        kind, _, rest = folder.name.partition("--")
+        if kind == "models" and rest:
+            repo_id = rest.replace("--", "/", 1)
+            out[repo_id] = out.get(repo_id, 0) + size
+    return out
 
 
 def find_cached(repo_id: str, cache_dir: str | Path | None = None) -> CachedModel | None:
