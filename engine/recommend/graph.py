@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.formats.ggml_types import GGMLType
 from engine.recommend.galloc import Tensor, peak_bytes
 from engine.recommend.kv_cache import ContextParams, KvLayout
 from engine.recommend.model import ModelDescription
@@ -17,6 +18,7 @@ from engine.recommend.model import ModelDescription
 F32 = 4
 I32 = 4
 I64 = 8
+_QUANTIZED = frozenset(t for t in GGMLType if t not in (GGMLType.F32, GGMLType.F16, GGMLType.BF16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,44 +102,74 @@ def _norm(b: _Builder, x: Tensor, size: int, *, via_view: bool = False) -> Tenso
     return b.op(size, n, inplace=True)  # multiply by the norm weight
 
 
-def _proj(b: _Builder, x: Tensor, size: int, *, bias: bool, norm: bool, rope: bool) -> Tensor:
-    """One of Q/K/V: matmul, optional bias, optional per-head norm, rope (through a reshape view)."""
+def _rot_size(head_dim: int, qtype_quantized: bool, *, largest: bool) -> int:
+    """Side of the Hadamard matrix llama.cpp rotates a quantized K (or V) cache with, 0 when it does not."""
+    if not qtype_quantized or head_dim % 64:
+        return 0
+    n = 64
+    while largest and head_dim % (n * 2) == 0:
+        n *= 2
+    return n
+
+
+def _proj(b: _Builder, x: Tensor, size: int, *, bias: bool, norm: bool, rope: Tensor | None,
+          rot: Tensor | None) -> Tensor:
+    """One of Q/K/V: matmul, bias, per-head norm, rope (through a reshape view), Hadamard rotation."""
     t = b.op(size, x)
     if bias:
         t = b.op(size, t, inplace=True)
     if norm:
         t = _norm(b, t, size, via_view=True)
-        return b.op(size, t, inplace=True) if rope else t
-    return b.op(size, views=(t,), inplace=True) if rope else t
+        if rope is not None:
+            t = b.op(size, t, rope, inplace=True)
+    elif rope is not None:
+        t = b.op(size, rope, views=(t,), inplace=True)
+    return b.op(size, rot, views=(t,)) if rot is not None else t
+
+
+def _qkv(b: _Builder, desc: ModelDescription, style: GraphStyle, x: Tensor, T: int, kind: str,
+         params: ContextParams) -> tuple[Tensor, Tensor]:
+    """Q, K and V projections with their cache stores; returns (Q, V) as the attention reads them."""
+    q_w, k_w, v_w = desc.n_head * desc.head_dim_k, desc.n_embd_k_gqa, desc.n_embd_v_gqa
+    quant_k, quant_v = params.type_k in _QUANTIZED, params.type_v in _QUANTIZED
+    n_rk = _rot_size(desc.head_dim_k, quant_k, largest=True)
+    n_rv = _rot_size(desc.head_dim_v, quant_v, largest=False)
+    rot_k = b.inp(f"k_rot_{kind}", n_rk * n_rk * F32) if n_rk else None
+    pos = b.inp("inp_pos", T * I32)
+    if style.fused_qkv:
+        qkv = b.op((q_w + k_w + v_w) * T * F32, x)
+        q = b.op(q_w * T * F32, pos, views=(qkv,), inplace=True)
+        q = b.op(q.size, rot_k, views=(q,)) if rot_k is not None else q
+        k = b.op(k_w * T * F32, pos, views=(qkv,), inplace=True)
+        k = b.op(k.size, rot_k, views=(k,)) if rot_k is not None else k
+        b.sink(b.inp(f"k_idxs_{kind}", T * I64), views=(k,))
+        v = qkv if params.flash_attn else b.op(v_w * T * F32, views=(qkv,))  # a transposed store needs it contiguous
+        return q, v
+    made: dict[str, Tensor] = {}
+    for which in style.qkv_order:
+        width = {"q": q_w, "k": k_w, "v": v_w}[which]
+        rot = (b.inp(f"v_rot_{kind}", n_rv * n_rv * F32) if n_rv else None) if which == "v" else rot_k
+        made[which] = _proj(b, x, width * T * F32, bias=style.qkv_bias, norm=style.qk_norm and which != "v",
+                            rope=None if which == "v" else pos, rot=rot)
+    b.sink(b.inp(f"k_idxs_{kind}", T * I64), views=(made["k"],))
+    return made["q"], made["v"]
 
 
 def _attention(b: _Builder, desc: ModelDescription, style: GraphStyle, x: Tensor, d: _Dims,
                kv: KvLayout, il: int, params: ContextParams, seg: Segment) -> Tensor:
     T = d.T
-    q_w, k_w, v_w = desc.n_head * desc.head_dim_k, desc.n_embd_k_gqa, desc.n_embd_v_gqa
     swa = desc.swa_layers[il]
     kind = "swa" if swa else "full"
-    n_kv = kv.cells(il, swa) * params.n_stream
+    n_kv = kv.cells(il, swa)  # per stream: each sequence attends to its own stream
     fa = params.flash_attn
-    if style.fused_qkv:
-        qkv = b.op((q_w + k_w + v_w) * T * F32, x)
-        q = b.op(q_w * T * F32, views=(qkv,), inplace=True)
-        k = b.op(k_w * T * F32, views=(qkv,), inplace=True)
-        b.sink(b.inp(f"k_idxs_{kind}", T * I64), views=(k,))
-        v = qkv if fa else b.op(v_w * T * F32, views=(qkv,))  # the transposed store needs a contiguous V
-    else:
-        made: dict[str, Tensor] = {}
-        for which in style.qkv_order:
-            size = {"q": q_w, "k": k_w, "v": v_w}[which] * T * F32
-            made[which] = _proj(b, x, size, bias=style.qkv_bias, norm=style.qk_norm and which != "v",
-                                rope=which != "v")
-        q, k, v = made["q"], made["k"], made["v"]
-        b.sink(b.inp(f"k_idxs_{kind}", T * I64), views=(k,))
-    b.sink(b.inp(f"v_idxs_{kind}", T * I64 if fa else T * v_w * I64), views=(v,))
+    q, v = _qkv(b, desc, style, x, T, kind, params)
+    b.sink(b.inp(f"v_idxs_{kind}", T * I64 if fa else T * desc.n_embd_v_gqa * I64), views=(v,))
     mask = b.inp(f"mask_{kind}", n_kv * T * (2 if fa else F32))
     heads_v = desc.n_head * desc.head_dim_v
     if fa:
-        out = b.op(heads_v * T * F32 + seg.fa_extra_per_cell * n_kv, mask, views=(q,))
+        out = b.op(heads_v * T * F32 + seg.fa_extra_per_cell * n_kv * params.n_stream, mask, views=(q,))
+        if params.type_v in _QUANTIZED and desc.head_dim_v % 64 == 0:
+            out = b.op(heads_v * T * F32, b.inp(f"v_rot_{kind}", 64 * 64 * F32), views=(out,))  # undo the V rotation
         return b.op(d.E * T * F32, views=(out,))
     kq = b.op(n_kv * T * desc.n_head * F32, views=(q,))
     kq = b.op(kq.size, kq, mask, inplace=True)  # soft_max_ext in place
@@ -215,7 +247,6 @@ def compute_peak(desc: ModelDescription, params: ContextParams, kv: KvLayout, se
         cur = b.op(desc.n_embd * T * F32, tokens)
     else:
         cur = b.inp("layer_input", desc.n_embd * T * F32)
-    b.inp("inp_pos", T * I32)
     for il in range(seg.first, seg.last):
         last = il == desc.n_layer - 1
         cur = _layer(b, desc, style, cur, d, kv, il, params, seg, last)
