@@ -34,6 +34,7 @@ class BenchSetup:
     threads: tuple[int, ...]
     llama_build: str | None  # None when llama-quantize was not run
     baseline_s: dict[int, float]
+    load_avg: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and at the end
 
     @property
     def n_weights(self) -> int:
@@ -57,6 +58,8 @@ def machine_lines(setup: BenchSetup) -> list[str]:
         f"- Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; RAM {ram_gib:.0f} GiB",
         f"- OS: {platform.system()} {platform.release()}; Python {platform.python_version()}; numpy {np.__version__}",
+        f"- Load average (1 min) at start / end: {setup.load_avg[0]:.2f} / {setup.load_avg[1]:.2f} "
+        "(anything else running takes cores from the many-thread columns)",
     ]
     if setup.llama_build is not None:
         lines.append(f"- llama-quantize: llama-cpp-python 0.3.36 sdist, Release, GGML_NATIVE=ON, {setup.llama_build}")

@@ -72,6 +72,7 @@ def _measure_type(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    load_start = os.getloadavg()[0]
     rows = make_rows(args.mib)
     threads = tuple(dict.fromkeys(args.threads))
     args.threads = threads
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for type_name in args.types:
             _log(type_name)
             results.append(_measure_type(type_name, rows, args, llama, base))
-    setup = BenchSetup(rows.shape[0], rows.shape[1], threads, build, base)
+    setup = BenchSetup(rows.shape[0], rows.shape[1], threads, build, base, (load_start, os.getloadavg()[0]))
     text = render(setup, results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
