@@ -23,6 +23,7 @@ class TypeResult:
     ours: dict[int, float] = field(default_factory=dict)
     llama: dict[int, float] = field(default_factory=dict)
     identical: bool | None = None  # None: nothing to compare
+    failure: str | None = None  # our kernel raised; the text goes under the table
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ def table_lines(setup: BenchSetup, results: list[TypeResult]) -> list[str]:
         cells = [res.type_name]
         for t in setup.threads:
             ours = _rate(setup.n_weights, res.ours.get(t)) if res.implemented else "not implemented"
+            ours = "failed" if res.failure else ours
             cells += [ours, _rate(setup.n_weights, res.llama.get(t)), _ratio(res, t)]
         target = TARGET_RATIO.get(res.type_name)
         cells.append("—" if target is None else f">= {target:g}")
@@ -133,4 +135,5 @@ def render(setup: BenchSetup, results: list[TypeResult]) -> str:
     """The whole results.md."""
     parts = ["# Quantization throughput", "", *machine_lines(setup), "", *method_lines(setup), ""]
     parts += [*table_lines(setup, results), ""]
+    parts += [f"- {res.type_name} failed: {res.failure}" for res in results if res.failure]
     return "\n".join(parts)

@@ -51,23 +51,27 @@ def _measure_type(
     implemented = is_implemented(type_name)
     ours: dict[int, float] = {}
     ours_bytes: set[bytes] = set()
-    if implemented:
-        for t in args.threads:
+    failure = None
+    try:
+        for t in args.threads if implemented else ():
             run = time_ours(rows, type_name, t, repeat=args.repeat, budget_s=args.budget)
             ours[t] = run.seconds
             ours_bytes.add(run.data.tobytes())
             _log(f"  ours  {type_name:7} {t}T {run.seconds * 1000:9.1f} ms")
+    except Exception as e:  # noqa: BLE001 - a kernel still being written must not sink the other rows
+        failure = f"{type(e).__name__}: {e}"
+        _log(f"  ours  {type_name:7} failed: {failure}")
     net: dict[int, float] = {}
     identical = None
     if llama is not None:
         for t in args.threads:
             net[t] = llama.time(type_name, t, repeat=args.llama_repeat, budget_s=args.budget) - base[t]
             _log(f"  llama {type_name:7} {t}T {net[t] * 1000:9.1f} ms (net)")
-        if implemented:
+        if ours_bytes:
             identical = ours_bytes == {llama.quantized_bytes(type_name)}
     elif len(ours_bytes) > 1:
         identical = False  # thread counts disagreed with each other
-    return TypeResult(type_name, implemented, ours, net, identical)
+    return TypeResult(type_name, implemented, ours, net, identical, failure)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,3 +104,17 @@ def test_end_to_end_with_a_fake_llama_quantize(tmp_path: Path, corrupt: bool) ->
     assert "0.0-fake (build 7, commit abc)" in text
     row = next(ln for ln in text.splitlines() if ln.startswith("| F16 |"))
     assert row.endswith("| **differ** |" if corrupt else "| identical |")
+
+
+def test_a_failing_kernel_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.run as run_mod
+
+    def boom(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("kernel under construction")
+
+    monkeypatch.setattr(run_mod, "time_ours", boom)
+    monkeypatch.delenv("LLAMA_QUANTIZE", raising=False)
+    out = tmp_path / "results.md"
+    assert main(["--out", str(out), "--types", "F16", "--mib", "0.25", "--threads", "1"]) == 0
+    text = out.read_text()
+    assert "| F16 | failed |" in text and "RuntimeError: kernel under construction" in text
