@@ -9,6 +9,7 @@ import gguf
 import numpy as np
 import pytest
 
+import bench.run as run_mod
 from bench.llama import write_synthetic_gguf
 from bench.report import BenchSetup, TypeResult, table_lines
 from bench.run import main
@@ -107,8 +108,6 @@ def test_end_to_end_with_a_fake_llama_quantize(tmp_path: Path, corrupt: bool) ->
 
 
 def test_a_failing_kernel_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bench.run as run_mod
-
     def boom(*args: object, **kwargs: object) -> object:
         raise RuntimeError("kernel under construction")
 
