@@ -12,16 +12,13 @@ from typing import Any
 
 from engine.formats.ggml_types import GGMLType
 from engine.quant.kernels import legacy_imatrix as weighted
+from engine.quant.kernels import positions as pm
 from engine.quant.kernels.blockops import (
     F32,
     BlockKernel,
-    first_min,
-    half_bytes,
-    pack_high_bits,
-    pack_nibbles,
-    read_half,
     finite_recip,
-    signed_absmax,
+    half_bytes,
+    read_half,
     unpack_high_bits,
     unpack_nibbles,
 )
@@ -36,31 +33,34 @@ def _blocks(rows: Any) -> Any:
     return rows.reshape(-1, QK)
 
 
-def _symmetric_codes(blocks: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any]:
-    """Q4_0 / Q5_0 reference: d = max/-nmax, code = min(2nmax-1, trunc(x/d + nmax + 0.5))."""
-    d = signed_absmax(blocks, xp) / F32(-nmax)
+def _symmetric_codes(blocks: Any, xp: ModuleType, bits: int) -> tuple[Any, Any]:
+    """Q4_0 / Q5_0 reference: d = max/-nmax, code = min(2nmax-1, trunc(x/d + nmax + 0.5)).
+
+    Returns the scales and position-major codes (32, n). The value before truncation lies in
+    [0, 2nmax + 0.5], so only code 2nmax needs the clamp.
+    """
+    nmax = 1 << (bits - 1)
+    cols = pm.transpose(blocks, xp)
+    lo, hi = pm.extremes(blocks, cols, xp)
+    d = pm.signed_absmax(blocks, lo, hi, xp) / F32(-nmax)
     inv, overflow = finite_recip(d, xp)
-    v = blocks * inv[:, None] + F32(nmax + 0.5)
-    return d, _zero_codes(xp.minimum(v, F32(2 * nmax - 1)).astype(xp.uint8), overflow, xp)
+    codes = (cols * inv + F32(nmax + 0.5)).astype(xp.uint8)
+    return d, pm.zero_blocks(pm.clamp_top(codes, bits, xp), overflow, xp)
 
 
-def _affine_codes(blocks: Any, xp: ModuleType, nmax: int, clamp: bool) -> tuple[Any, Any, Any]:
-    """Q4_1 / Q5_1 reference: d = (max-min)/nmax, code = trunc((x-min)/d + 0.5) (Q4_1 clamps to 15)."""
-    mn = first_min(blocks, xp)
+def _affine_codes(blocks: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any, Any]:
+    """Q4_1 / Q5_1 reference: d = (max-min)/nmax, code = trunc((x-min)/d + 0.5), position-major codes.
+
+    Q4_1's ``MIN(15, ...)`` never bites: a finite 1/d has at least 21 significant bits, so
+    (x-min)/d + 0.5 stays below nmax + 0.5 + 2**-17 and truncates to nmax at most.
+    """
+    cols = pm.transpose(blocks, xp)
+    mn, mx = pm.extremes(blocks, cols, xp)
     # max - min is never -0.0 in C (both scans stop at the same first zero); adding +0.0 matches that.
-    d = (xp.max(blocks, axis=-1) - mn) / F32(nmax) + F32(0.0)
+    d = (mx - mn) / F32(nmax) + F32(0.0)
     inv, overflow = finite_recip(d, xp)
-    v = (blocks - mn[:, None]) * inv[:, None] + F32(0.5)
-    if clamp:
-        v = xp.minimum(v, F32(nmax))
-    return d, mn, _zero_codes(v.astype(xp.uint8), overflow, xp)
-
-
-def _zero_codes(codes: Any, overflow: Any, xp: ModuleType) -> Any:
-    """Code 0 for every value of a block whose reciprocal scale overflowed (see ``finite_recip``)."""
-    if bool(xp.any(overflow)):
-        codes = xp.where(overflow[:, None], xp.zeros((), dtype=codes.dtype), codes)
-    return codes
+    codes = ((cols - mn) * inv + F32(0.5)).astype(xp.uint8)
+    return d, mn, pm.zero_blocks(codes, overflow, xp)
 
 
 def _symmetric_values(blocks: Any, xp: ModuleType, offset: int, codes: Any) -> Any:
@@ -80,11 +80,11 @@ class Q8_0Kernel(BlockKernel, qtype=GGMLType.Q8_0):
 
     def _encode(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> list[Any]:
         blocks = _blocks(rows)
-        d = xp.max(xp.abs(blocks), axis=-1) / F32(127.0)
+        d = pm.abs_max(pm.transpose(blocks, xp), xp) / F32(127.0)
         inv, overflow = finite_recip(d, xp)
         v = blocks * inv[:, None]
-        q = _zero_codes((v + xp.copysign(_JUST_BELOW_HALF, v)).astype(xp.int8), overflow, xp)
-        return [half_bytes(d, xp), q.view(xp.uint8)]
+        q = (v + xp.copysign(_JUST_BELOW_HALF, v)).astype(xp.int8).view(xp.uint8)
+        return [half_bytes(d, xp), pm.zero_blocks(q.T, overflow, xp).T]
 
     def _decode(self, blocks: Any, xp: ModuleType) -> Any:
         q = xp.ascontiguousarray(blocks[:, 2:]).view(xp.int8)
@@ -99,10 +99,10 @@ class Q4_0Kernel(BlockKernel, qtype=GGMLType.Q4_0):
 
     def _encode(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> list[Any]:
         if imatrix is None:
-            d, codes = _symmetric_codes(_blocks(rows), xp, 8)
+            d, codes = _symmetric_codes(_blocks(rows), xp, 4)
         else:
             d, codes = weighted.symmetric(rows, imatrix, xp, 8)
-        return [half_bytes(d, xp), pack_nibbles(codes, xp)]
+        return [half_bytes(d, xp), pm.pack_nibbles(codes, xp)]
 
     def _decode(self, blocks: Any, xp: ModuleType) -> Any:
         return _symmetric_values(blocks, xp, 8, unpack_nibbles(blocks[:, 2:], xp))
@@ -116,10 +116,10 @@ class Q4_1Kernel(BlockKernel, qtype=GGMLType.Q4_1):
 
     def _encode(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> list[Any]:
         if imatrix is None:
-            d, m, codes = _affine_codes(_blocks(rows), xp, 15, clamp=True)
+            d, m, codes = _affine_codes(_blocks(rows), xp, 15)
         else:
             d, m, codes = weighted.affine(rows, imatrix, xp, 15)
-        return [half_bytes(d, xp), half_bytes(m, xp), pack_nibbles(codes, xp)]
+        return [half_bytes(d, xp), half_bytes(m, xp), pm.pack_nibbles(codes, xp)]
 
     def _decode(self, blocks: Any, xp: ModuleType) -> Any:
         return _affine_values(blocks, xp, unpack_nibbles(blocks[:, 4:], xp))
@@ -133,10 +133,10 @@ class Q5_0Kernel(BlockKernel, qtype=GGMLType.Q5_0):
 
     def _encode(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> list[Any]:
         if imatrix is None:
-            d, codes = _symmetric_codes(_blocks(rows), xp, 16)
+            d, codes = _symmetric_codes(_blocks(rows), xp, 5)
         else:
             d, codes = weighted.symmetric(rows, imatrix, xp, 16)
-        return [half_bytes(d, xp), pack_high_bits(codes, xp), pack_nibbles(codes, xp)]
+        return [half_bytes(d, xp), pm.pack_high_bits(codes, xp), pm.pack_nibbles(codes, xp)]
 
     def _decode(self, blocks: Any, xp: ModuleType) -> Any:
         codes = unpack_nibbles(blocks[:, 6:], xp) | unpack_high_bits(blocks[:, 2:6], xp)
@@ -151,10 +151,10 @@ class Q5_1Kernel(BlockKernel, qtype=GGMLType.Q5_1):
 
     def _encode(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> list[Any]:
         if imatrix is None:
-            d, m, codes = _affine_codes(_blocks(rows), xp, 31, clamp=False)
+            d, m, codes = _affine_codes(_blocks(rows), xp, 31)
         else:
             d, m, codes = weighted.affine(rows, imatrix, xp, 31)
-        return [half_bytes(d, xp), half_bytes(m, xp), pack_high_bits(codes, xp), pack_nibbles(codes, xp)]
+        return [half_bytes(d, xp), half_bytes(m, xp), pm.pack_high_bits(codes, xp), pm.pack_nibbles(codes, xp)]
 
     def _decode(self, blocks: Any, xp: ModuleType) -> Any:
         codes = unpack_nibbles(blocks[:, 8:], xp) | unpack_high_bits(blocks[:, 4:8], xp)

@@ -33,7 +33,7 @@ def row_weights(rows: Any, imatrix: Any, xp: ModuleType) -> Any:
 
 
 def symmetric(rows: Any, imatrix: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any]:
-    """Q4_0 (nmax 8) / Q5_0 (nmax 16): scales (n_blocks,) and codes (n_blocks, 32) of fit_sym."""
+    """Q4_0 (nmax 8) / Q5_0 (nmax 16): scales (n_blocks,) and position-major codes of fit_sym."""
     blocks, weights = rows.reshape(-1, QK), row_weights(rows, imatrix, xp)
     return _stepwise(blocks, weights, xp, lambda x, w: fit_sym(x, w, xp, nmax))
 
@@ -45,13 +45,16 @@ def affine(rows: Any, imatrix: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any
 
 
 def _stepwise(blocks: Any, weights: Any, xp: ModuleType, fit: Any) -> Any:
-    """Run ``fit`` over slices of blocks and join the per-block results."""
+    """Run ``fit`` over slices of blocks and join the per-block results (codes along their last axis)."""
     parts = [fit(blocks[s : s + _STEP], weights[s : s + _STEP]) for s in range(0, blocks.shape[0], _STEP)]
-    return tuple(xp.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
+    return tuple(xp.concatenate([p[i] for p in parts], axis=-1) for i in range(len(parts[0])))
 
 
 def fit_sym(x: Any, w: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any]:
-    """ggml ``make_qx_quants(32, nmax, x, L, rmse_type=1, w)`` for blocks (n, 32) -> (scale, codes)."""
+    """ggml ``make_qx_quants(32, nmax, x, L, rmse_type=1, w)`` for blocks (n, 32).
+
+    Returns the scales (n,) and position-major codes (32, n) in 0..2nmax-1 (0 for tiny blocks).
+    """
     m = signed_absmax(x, xp)
     tiny = xp.abs(m) < GROUP_MAX_EPS
     m = xp.where(tiny, F32(1.0), m)
@@ -72,13 +75,15 @@ def fit_sym(x: Any, w: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any]:
         scale = xp.where(take, slx[k] / xp.where(take, sl2[k], F32(1.0)), scale)
         best = xp.where(take, scale * slx[k], best)
         choice = xp.where(take, k, choice)
-    chosen = xp.take_along_axis(levels, choice[None, None, :], axis=1)[:, 0, :].T
-    codes = xp.where(tiny[:, None], 0, chosen + nmax).astype(xp.uint8)
+    chosen = xp.take_along_axis(levels, choice[None, None, :], axis=1)[:, 0, :]
+    codes = xp.ascontiguousarray(xp.where(tiny[None, :], 0, chosen + nmax), dtype=xp.uint8)
     return xp.where(tiny, F32(0.0), scale), codes
 
 
 def fit_affine(x: Any, w: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any, Any]:
-    """ggml ``make_qkx3_quants(32, nmax, x, w, ..., -0.9, 0.05, 36, use_mad=false)`` -> (d, m, codes).
+    """ggml ``make_qkx3_quants(32, nmax, x, w, ..., -0.9, 0.05, 36, use_mad=false)``.
+
+    Returns scales, stored minimums and position-major codes (32, n).
 
     ``m`` is the minimum as stored in the block. The minimum ``mn`` moves whenever a candidate wins and
     every later candidate measures ``x - mn`` from the new one, so the 37 candidates stay sequential.
@@ -112,7 +117,7 @@ def fit_affine(x: Any, w: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any, Any
         win = ok & (err < best)
         levels = xp.where(win[None, :], cand, levels)
         best, scale, mn = xp.where(win, err, best), xp.where(win, this_scale, scale), xp.where(win, this_min, mn)
-    codes = xp.where(degenerate[None, :], F32(0.0), levels).T.astype(xp.uint8)
+    codes = xp.ascontiguousarray(xp.where(degenerate[None, :], F32(0.0), levels), dtype=xp.uint8)
     # ggml hands back the_min = -mn and llama-quantize stores -the_min: the stored minimum is mn itself.
     return xp.where(degenerate, F32(0.0), scale), mn, codes
 
