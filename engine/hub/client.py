@@ -281,7 +281,8 @@ class HubClient:
             if variant is None:
                 names = ", ".join(v.name for v in details.gguf_variants) or "none"
                 raise UsageError(f"{repo_id} has no {quant} GGUF file.", f"Quants in this repo: {names}.")
-        return self._fetch(repo_id, list(variant.files), revision, on_progress, cancel)
+        return self.download_files(repo_id, list(variant.files), revision=revision, on_progress=on_progress,
+                                   cancel=cancel)
 
     def download_source(self, repo_id: str, *, revision: str | None = None,
                         on_progress: ProgressFn = ignore_progress, cancel: CancelLike = None) -> DownloadResult:
@@ -294,10 +295,14 @@ class HubClient:
             raise UnsupportedInputError(f"{repo_id} has no safetensors weights to convert.",
                                         "Pick a repo with .safetensors files, or download one of its GGUF quants.")
         files.sort(key=lambda f: (f.path != "config.json", f.path.endswith(".safetensors"), f.path))
-        return self._fetch(repo_id, files, revision, on_progress, cancel)
+        return self.download_files(repo_id, files, revision=revision, on_progress=on_progress, cancel=cancel)
 
-    def _fetch(self, repo_id: str, files: list[RepoFile], revision: str | None, on_progress: ProgressFn,
-               cancel: CancelLike) -> DownloadResult:
+    def download_files(self, repo_id: str, files: list[RepoFile], *, revision: str | None = None,
+                       on_progress: ProgressFn = ignore_progress, cancel: CancelLike = None) -> DownloadResult:
+        """Download chosen files of a repo (e.g. from ``details().files``); cached ones are reused.
+
+        Offline, succeeds only if every file is already in the cache.
+        """
         rev = revision or "main"
         if not self._online():
             paths = [self._downloader.cached_path(repo_id, f.path, rev) for f in files]

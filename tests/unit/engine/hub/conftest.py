@@ -44,8 +44,15 @@ def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any connection to something other than this machine."""
+    """Fail any name lookup or connection for something other than this machine."""
     real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in LOOPBACK:
+            raise socket.gaierror(socket.EAI_NONAME, f"name lookup of {name} is blocked in tests")
+        return real_getaddrinfo(host, *args, **kwargs)
 
     def guarded(sock: socket.socket, address: Any) -> Any:
         host = address[0] if isinstance(address, tuple) else address
@@ -54,6 +61,7 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
 
 
 @pytest.fixture
