@@ -72,7 +72,8 @@ def format_variants(details: ModelDetails) -> str:
     width = max(len(v.name) for v in details.gguf_variants)
     lines = [f"{v.name:<{width}}  {human_bytes(v.size):>10}" + (f"  ({v.shard_count} files)" if v.is_split else "")
              + ("" if v.complete else "  INCOMPLETE") for v in details.gguf_variants]
-    extras = [f"projector: {f.path}" for f in details.mmproj_files] + [f"imatrix: {f.path}" for f in details.imatrix_files]
+    extras = [f"projector: {f.path}" for f in details.mmproj_files]
+    extras += [f"imatrix: {f.path}" for f in details.imatrix_files]
     return "\n".join(lines + extras)
 
 

@@ -40,7 +40,7 @@ from engine.hub.models import (
     SearchQuery,
     Source,
 )
-from engine.hub.progress import CancelLike
+from engine.hub.progress import CancelLike, quiet_tqdm
 from engine.hub.translate import hub_errors
 from engine.progress import ProgressFn, ignore_progress
 
@@ -232,7 +232,7 @@ class HubClient:
         try:
             with hub_errors(repo_id, filename="config.json", logged_in=self.logged_in):
                 path = hf_hub_download(repo_id, "config.json", revision=revision, cache_dir=self._downloader.cache_dir,
-                                       endpoint=self.endpoint, token=self._token or False)
+                                       endpoint=self.endpoint, token=self._token or False, tqdm_class=quiet_tqdm())
         except AccessDeniedError:
             return None  # gated: the listing is public, the files are not; the catalog may still know it
         try:
@@ -303,6 +303,8 @@ class HubClient:
 
         Offline, succeeds only if every file is already in the cache.
         """
+        if not files:
+            raise UsageError(f"Nothing to download from {repo_id}.", "Choose at least one file.")
         rev = revision or "main"
         if not self._online():
             paths = [self._downloader.cached_path(repo_id, f.path, rev) for f in files]

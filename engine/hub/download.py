@@ -82,7 +82,10 @@ class Downloader:
 
     def fetch(self, repo_id: str, files: Sequence[RepoFile], *, revision: str = "main",
               on_progress: ProgressFn = ignore_progress, cancel: CancelLike = None) -> DownloadResult:
-        """Download ``files`` of ``repo_id`` (skipping those already cached) and return their cache paths.
+        """Download ``files`` of ``repo_id`` and return their cache paths.
+
+        Files the cache already holds for ``revision`` are reused without asking the Hub (so a model
+        downloaded once keeps working offline); the others are fetched, resuming partial data.
 
         Raises:
             CancelledError: ``cancel`` fired; partial data stays on disk and the next call resumes it.
@@ -97,7 +100,6 @@ class Downloader:
         self._check_space(pending)
         by_path = {p.file.path: p for p in pending}
         paths: list[Path] = []
-        moved = 0
         for i, f in enumerate(files, 1):
             raise_if_cancelled(should_cancel)
             meter.begin_file(f"{f.path} ({i}/{len(files)})")
@@ -106,10 +108,9 @@ class Downloader:
                 paths.append(cached[f.path])  # type: ignore[arg-type]
             else:
                 paths.append(self._fetch_one(repo_id, item, revision, meter, should_cancel))
-                moved += max(f.size - item.partial_bytes, 0)
             meter.end_file(f.size)
         snapshot = next((q for q in paths[0].parents if q.parent.name == "snapshots"), None) if paths else None
-        return DownloadResult(repo_id, snapshot.name if snapshot else revision, tuple(paths), total, moved)
+        return DownloadResult(repo_id, snapshot.name if snapshot else revision, tuple(paths), total, meter.moved)
 
     def _pending(self, repo_id: str, f: RepoFile, revision: str) -> _Pending:
         url = hf_hub_url(repo_id, f.path, revision=revision, endpoint=self.endpoint)

@@ -60,6 +60,11 @@ class TransferMeter:
     def done(self) -> int:
         return self._finished + self._file_done
 
+    @property
+    def moved(self) -> int:
+        """Bytes actually transferred in this session (not counting resumed ones)."""
+        return self._moved
+
     def begin_file(self, label: str) -> None:
         self.label = label
         self._file_done = 0
@@ -87,6 +92,11 @@ class TransferMeter:
         remaining = max(self.total - self.done, 0)
         eta = remaining / rate if rate > 0 else (0.0 if remaining == 0 else None)
         self.report(Progress(self.done, self.total, self.label, rate, eta))
+
+
+def quiet_tqdm() -> type[hf_tqdm]:
+    """A tqdm class that draws nothing, for small fetches (config.json) that need no progress."""
+    return hook_tqdm(TransferMeter(0), lambda: False)
 
 
 def hook_tqdm(meter: TransferMeter, should_cancel: Callable[[], bool]) -> type[hf_tqdm]:

@@ -71,7 +71,8 @@ def safetensors_repo(repo_id: str, *, with_meta: bool) -> FakeRepo:
     }
     info = {"downloads": 100, "likes": 3, "trendingScore": 1, "tags": ["transformers", "safetensors", "llama",
                                                                        "license:apache-2.0"],
-            "cardData": {"license": "apache-2.0"}, "config": {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}}
+            "cardData": {"license": "apache-2.0"},
+            "config": {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}}
     if with_meta:
         info["safetensors"] = {"parameters": dict(TINY_PARAMS), "total": sum(TINY_PARAMS.values())}
     return FakeRepo(repo_id, files, info=info)

@@ -33,11 +33,12 @@ class Routes:
         return path, query
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              declared_length: int | None = None, drop_after: int | None = None) -> None:
+              drop_after: int | None = None) -> None:
+        """Send a response; ``drop_after`` hangs up after that many body bytes (Content-Length stays full)."""
         self.send_response(status)  # type: ignore[attr-defined]
         for k, v in (headers or {}).items():
             self.send_header(k, v)  # type: ignore[attr-defined]
-        self.send_header("Content-Length", str(len(body) if declared_length is None else declared_length))  # type: ignore[attr-defined]
+        self.send_header("Content-Length", str(len(body)))  # type: ignore[attr-defined]
         self.end_headers()  # type: ignore[attr-defined]
         if self.command == "HEAD":  # type: ignore[attr-defined]
             return
@@ -52,7 +53,8 @@ class Routes:
             self.close_connection = True
 
     def _json(self, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data).encode(), {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+        headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        self._send(status, json.dumps(data).encode(), headers)
 
     def _error(self, status: int, code: str | None, message: str, extra: dict[str, str] | None = None) -> None:
         headers = {"X-Error-Message": message, **(extra or {})}
@@ -104,7 +106,9 @@ class Routes:
         items = sorted(self.fake.repos.values(), key=lambda r: r.repo_id)
         text = query.get("search", [""])[0].lower()
         author = query.get("author", [""])[0].lower()
-        items = [r for r in items if text in r.repo_id.lower() and (not author or r.repo_id.split("/")[0].lower() == author)]
+        items = [r for r in items if text in r.repo_id.lower()]
+        if author:
+            items = [r for r in items if r.repo_id.split("/")[0].lower() == author]
         for tag in query.get("filter", []):
             items = [r for r in items if tag in r.model_info().get("tags", [])]
         if "num_parameters" in query:

@@ -53,7 +53,7 @@ def test_one_quant_lands_in_the_normal_cache_with_progress(client: HubClient, fa
 def test_a_split_quant_downloads_every_shard_and_a_second_call_reuses_the_cache(
         client: HubClient, fake_hub: FakeHub) -> None:
     first = client.download_quant(corpus.GGUF_REPO, "Q6_K")
-    assert [p.name for p in first.paths] == ["Tiny-Llama-Q6_K-00001-of-00002.gguf", "Tiny-Llama-Q6_K-00002-of-00002.gguf"]
+    assert [p.name for p in first.paths] == [f"Tiny-Llama-Q6_K-0000{i}-of-00002.gguf" for i in (1, 2)]
     assert first.main_path.parent.name == "Tiny-Llama-Q6_K"
     assert all(p.read_bytes() == content(fake_hub, f"Tiny-Llama-Q6_K/{p.name}") for p in first.paths)
     fetched = len(fake_hub.seen("cdn"))
@@ -145,7 +145,8 @@ def test_unknown_quant_lists_the_available_ones(client: HubClient) -> None:
 
 def test_not_enough_disk_space_fails_before_any_byte(client: HubClient, fake_hub: FakeHub,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))  # type: ignore[attr-defined]
+    almost_full = shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000)  # type: ignore[attr-defined]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: almost_full)
     with pytest.raises(OutOfDiskError, match="only 1000 bytes is free"):
         client.download_quant(corpus.GGUF_REPO, "Q8_0")
     assert not fake_hub.seen("cdn")
