@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from huggingface_hub import HfFileMetadata, get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
 from huggingface_hub.file_download import http_get, repo_folder_name
-from huggingface_hub.utils import build_hf_headers
+from huggingface_hub.utils import WeakFileLock, build_hf_headers
 
 from engine.errors import OutOfDiskError
 from engine.hub.cache import default_cache_dir
@@ -142,8 +142,13 @@ class Downloader:
         tqdm_class = hook_tqdm(meter, should_cancel)
         logged_in = self._token is not None
         if not item.blob.exists():
-            with hub_errors(repo_id, filename=item.file.path, logged_in=logged_in):
-                self._transfer(item, tqdm_class)
+            # The lock huggingface_hub takes for this blob: two processes never append to one partial file.
+            folder = repo_folder_name(repo_id=repo_id, repo_type="model")
+            lock = self.cache_dir / ".locks" / folder / f"{item.blob.name}.lock"
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            with WeakFileLock(lock), hub_errors(repo_id, filename=item.file.path, logged_in=logged_in):
+                if not item.blob.exists():
+                    self._transfer(item, tqdm_class)
         with hub_errors(repo_id, filename=item.file.path, logged_in=logged_in):
             path = hf_hub_download(repo_id, item.file.path, revision=revision, cache_dir=self.cache_dir,
                                    endpoint=self.endpoint, token=self._token or False, tqdm_class=tqdm_class)

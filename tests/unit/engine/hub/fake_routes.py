@@ -127,8 +127,11 @@ class Routes:
 
     def _info(self, m: dict[str, str], query: dict[str, list[str]]) -> None:
         repo = self._repo(m["repo"])
-        if repo is not None:
-            self._json(repo.model_info(query.get("expand")))
+        if repo is None:
+            return
+        if m.get("rev") not in (None, "main", repo.sha):
+            return self._error(404, "RevisionNotFound", f"Invalid rev id: {m['rev']}")
+        self._json(repo.model_info(query.get("expand")))
 
     def _tree(self, m: dict[str, str], query: dict[str, list[str]]) -> None:
         repo = self._repo(m["repo"])

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import AccessDeniedError, CancelledError, OutOfDiskError, UsageError
+from engine.errors import AccessDeniedError, CancelledError, NotFoundError, OutOfDiskError, UsageError
 from engine.hub.cache import partial_downloads
 from engine.hub.client import HubClient
 from engine.hub.download import PARTIAL_SUFFIX
+from engine.hub.models import RepoFile
 from engine.progress import CancelToken, Progress
 from tests.unit.engine.hub import corpus
 from tests.unit.engine.hub.conftest import CHUNK, TOKEN
@@ -135,6 +136,15 @@ def test_gated_download_says_how_to_get_access(client: HubClient, fake_hub: Fake
     assert (result.snapshot_dir / "config.json").exists()
     assert not [r for r in fake_hub.seen("cdn") if "authorization" in r.headers]  # token never sent to the CDN
     assert [r for r in fake_hub.seen("hub", "/resolve/") if r.headers.get("authorization") == f"Bearer {TOKEN}"]
+
+
+def test_missing_files_and_revisions_are_named(client: HubClient) -> None:
+    with pytest.raises(NotFoundError, match="no file called gone.gguf"):
+        client.download_files(corpus.GGUF_REPO, [RepoFile("gone.gguf", 10)])
+    with pytest.raises(NotFoundError, match="no such branch or revision"):
+        client.download_quant(corpus.GGUF_REPO, "Q8_0", revision="v9")
+    with pytest.raises(UsageError, match="Nothing to download"):
+        client.download_files(corpus.GGUF_REPO, [])
 
 
 def test_unknown_quant_lists_the_available_ones(client: HubClient) -> None:
