@@ -66,9 +66,9 @@ def finite_recip(d: Any, xp: ModuleType) -> tuple[Any, Any]:
 
 def seq_sum_rows(a: Any, xp: ModuleType) -> Any:
     """Sum over axis 0 strictly in order (a C loop over the leading index), binary32."""
-    acc = a[0]
+    acc = a[0].copy()
     for i in range(1, a.shape[0]):
-        acc = acc + a[i]
+        xp.add(acc, a[i], out=acc)
     return acc
 
 
