@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli.common import add_command, human_bytes
+from engine.convert.cleanup import remove_stale_partials
 from engine.convert.open_source import open_source
 from engine.convert.plan import ConversionPlan, make_plan
 from engine.convert.run import execute
@@ -39,12 +40,16 @@ def register(subparsers: Any) -> None:
                         help="split the output into parts of at most SIZE (e.g. 4G, 500M), as llama.cpp's gguf-split")
     parser.add_argument("--imatrix", type=Path, metavar="FILE",
                         help="importance matrix (llama.cpp's GGUF or legacy .dat format) for better low-bit quality")
+    parser.add_argument("--clamp", action="store_true",
+                        help="store NaN as 0 and clamp infinite or too large weights to what the type holds, "
+                        "instead of stopping with the tensor named")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the size, write nothing")
     parser.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    _remove_leftovers(args.output.parent if args.output is not None else args.out_dir or Path.cwd())
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1.")
     ftype = parse_file_type(args.ftype)
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(plan.to_json(), indent=2) if args.json else describe_plan(plan))
             return 0
         report = _terminal_progress if sys.stderr.isatty() and not args.json else _no_progress
-        result = execute(plan, source, threads=args.threads, imatrix=imatrix, progress=report)
+        result = execute(plan, source, threads=args.threads, imatrix=imatrix, progress=report, clamp=args.clamp)
     if sys.stderr.isatty() and not args.json:
         print(file=sys.stderr)
     if args.json:
@@ -71,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"Wrote {result.output} ({human_bytes(result.bytes_written)}) in {result.seconds:.1f} s.")
     return 0
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Unfinished outputs of conversions that were killed (ours only, never a running one's)."""
+    for path in remove_stale_partials([folder]):
+        print(f"quantpick: removed {path}, left by a conversion that did not finish.", file=sys.stderr)
 
 
 def describe_plan(plan: ConversionPlan) -> str:

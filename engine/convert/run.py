@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.convert.cleanup import claim_outputs
+from engine.convert.finite import quantize_checked, raw_is_finite
 from engine.convert.plan import ConversionPlan
 from engine.convert.source import ConversionSource, SourceTensor
 from engine.errors import CorruptInputError, UsageError
@@ -21,7 +23,6 @@ from engine.formats.gguf_read import read_gguf
 from engine.formats.gguf_write import GGUFStreamWriter
 from engine.progress import CancelToken, ProgressFn, ProgressMeter, ignore_progress
 from engine.quant.imatrix import Imatrix
-from engine.quant.parallel import quantize_parallel
 from engine.quant.sizes import TensorChoice
 
 # Float32 input per chunk: large enough to keep every thread busy, small enough to bound memory.
@@ -46,8 +47,11 @@ def execute(
     imatrix: Imatrix | None = None,
     progress: ProgressFn = ignore_progress,
     cancel: CancelToken | None = None,
+    clamp: bool = False,
 ) -> ConversionResult:
     """Write the plan's output file from ``source`` and verify it by reading it back.
+
+    ``clamp`` stores NaN as 0 and clamps infinite or overflowing values instead of stopping.
 
     Raises:
         CancelledError: ``cancel`` was triggered; no output file exists afterwards.
@@ -60,22 +64,24 @@ def execute(
     by_name = {t.name: t for t in source.tensors}
     meter = ProgressMeter(plan.bytes_to_process, progress)
     written: list[Path] = []
-    try:
-        for part in plan.parts:
-            if part.path.is_dir():
-                raise UsageError(f"{part.path} is a folder.", "Choose a file name for the output.")
-            with GGUFStreamWriter(part.path, list(part.metadata), [c.slot() for c in part.tensors]) as writer:
-                for choice in part.tensors:
-                    token.check()
-                    tensor = by_name[choice.name]
-                    weights = _imatrix_for(imatrix, choice, tensor)
-                    _write_tensor(writer, choice, tensor, threads, weights, meter, token)
-            written.append(part.path)
-        verify_output(plan)
-    except BaseException:
-        for path in written:  # a split output is all or nothing
-            path.unlink(missing_ok=True)
-        raise
+    with claim_outputs([part.path for part in plan.parts]) as claim:  # lets a later start clean up a kill
+        try:
+            for part in plan.parts:
+                if part.path.is_dir():
+                    raise UsageError(f"{part.path} is a folder.", "Choose a file name for the output.")
+                with GGUFStreamWriter(part.path, list(part.metadata), [c.slot() for c in part.tensors]) as writer:
+                    for choice in part.tensors:
+                        token.check()
+                        tensor = by_name[choice.name]
+                        weights = _imatrix_for(imatrix, choice, tensor)
+                        _write_tensor(writer, choice, tensor, threads, weights, meter, token, clamp)
+                written.append(part.path)
+                claim.completed(part.path)
+            verify_output(plan)
+        except BaseException:
+            for path in written:  # a split output is all or nothing
+                path.unlink(missing_ok=True)
+            raise
     return ConversionResult(plan.parts[0].path, plan.total_bytes, len(plan.tensors), time.monotonic() - started)
 
 
@@ -94,6 +100,7 @@ def _write_tensor(
     weights: np.ndarray | None,
     meter: ProgressMeter,
     token: CancelToken,
+    clamp: bool = False,
 ) -> None:
     """Stream one tensor; a 3-D tensor with an importance matrix uses matrix ``e``'s slice for expert ``e``."""
     row_len = tensor.row_length
@@ -108,12 +115,11 @@ def _write_tensor(
         for start in range(first, last, step):
             token.check()
             stop = min(last, start + step)
-            if copy_verbatim:
-                data = tensor.read_raw(start, stop)
-            else:
-                data = quantize_parallel(
-                    tensor.read_rows(start, stop), choice.target, threads=threads, imatrix=mat_weights,
-                    name=choice.name, cancel=token.check,
+            data = tensor.read_raw(start, stop) if copy_verbatim else None
+            if data is None or not raw_is_finite(data, tensor.dtype):
+                data = quantize_checked(
+                    tensor.read_rows(start, stop), choice.target, name=choice.name, first_row=start, clamp=clamp,
+                    threads=threads, imatrix=mat_weights, cancel=token.check,
                 )
             writer.write(data)
             meter.advance((stop - start) * out_row_bytes, choice.name)
