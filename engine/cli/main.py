@@ -16,7 +16,12 @@ from engine.errors import QuantpickError
 from engine.version import __version__
 
 # Each module has ``register(subparsers)``; add a command by adding its module here.
-COMMAND_MODULES: tuple[str, ...] = ("engine.cli.cmd_inspect", "engine.cli.cmd_convert")
+COMMAND_MODULES: tuple[str, ...] = (
+    "engine.cli.cmd_inspect",
+    "engine.cli.cmd_convert",
+    "engine.cli.cmd_search",
+    "engine.cli.cmd_download",
+)
 EXIT_ERROR = 2
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130
