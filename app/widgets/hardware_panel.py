@@ -138,6 +138,8 @@ class HardwarePanel(QWidget):
             item = self._grid.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                widget.hide()
+                widget.setParent(None)  # type: ignore[call-overload]  # gone from findChildren at once
                 widget.deleteLater()
 
     def _row(self, icon: str, title: str, value: str, tooltip: str = "") -> int:

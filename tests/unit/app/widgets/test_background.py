@@ -1,0 +1,61 @@
+"""Background calls answer on the GUI thread, newest first, and failures arrive as messages."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app.widgets.background import BackgroundRunner, describe_error
+from engine.errors import UsageError
+
+
+@pytest.mark.gui
+def test_result_arrives_on_the_gui_thread(qtbot) -> None:
+    runner = BackgroundRunner()
+    seen: list[tuple[str, object, str]] = []
+    runner.finished.connect(lambda key, result: seen.append((key, result, threading.current_thread().name)))
+    worker_threads: list[str] = []
+
+    def work() -> int:
+        worker_threads.append(threading.current_thread().name)
+        return 42
+
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.submit("k", work)
+    assert seen == [("k", 42, threading.main_thread().name)]
+    assert worker_threads and worker_threads[0] != threading.main_thread().name
+    assert not runner.busy and not runner.is_pending("k")
+
+
+@pytest.mark.gui
+def test_a_newer_call_makes_the_older_answer_stale(qtbot) -> None:
+    runner = BackgroundRunner()
+    release = threading.Event()
+    seen: list[object] = []
+    runner.finished.connect(lambda key, result: seen.append(result))
+
+    def slow() -> str:
+        release.wait(5)
+        return "old"
+
+    runner.submit("search", slow)
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.submit("search", lambda: "new")
+    release.set()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=5000)
+    assert seen == ["new"]
+
+
+@pytest.mark.gui
+def test_failures_become_sentences(qtbot) -> None:
+    runner = BackgroundRunner()
+
+    def bad() -> None:
+        raise UsageError("No such preset.", "Pick another.")
+
+    with qtbot.waitSignal(runner.failed, timeout=5000) as blocker:
+        runner.submit("x", bad)
+    key, error = blocker.args
+    assert key == "x" and describe_error(error) == "No such preset. Pick another."
+    assert describe_error(ValueError("boom")).startswith("Something unexpected went wrong (ValueError: boom)")
