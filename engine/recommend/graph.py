@@ -53,8 +53,11 @@ class GraphStyle:
 class Segment:
     """The part of the graph one device computes: layers [first, last) and optionally the output head.
 
-    ``fa_extra`` is what the device's flash-attention kernel adds to its output tensor (CUDA converts a
-    quantized K/V view to f16 there); ``alignment`` is the device buffer's.
+    ``fa_extra_per_cell`` is what the device's flash-attention kernel adds to its output tensor per KV cell
+    (CUDA converts a quantized K/V view to f16 there); ``alignment`` is the device buffer's.
+    ``input_copies`` > 1 models pipeline parallelism (the scheduler keeps that many copies of every input).
+    ``weight_copies`` lists (layer, bytes) of CPU-resident weights the scheduler copies into this device's
+    buffer to run a big batch there (``op_offload``); layer n_layer means the output matrix.
     """
 
     first: int
@@ -63,19 +66,23 @@ class Segment:
     alignment: int = 32
     fa_extra_per_cell: int = 0
     embed_input: bool = True
+    input_copies: int = 1
+    weight_copies: tuple[tuple[int, int], ...] = ()
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, copies: int = 1) -> None:
         self.inputs: list[Tensor] = []
         self.nodes: list[Tensor] = []
         self._seen: dict[str, Tensor] = {}
+        self._copies = copies
 
     def inp(self, key: str, size: int) -> Tensor:
         """A graph input, created on first use (ggml lists leafs in the order the graph reaches them)."""
         t = self._seen.get(key)
         if t is None:
-            t = self._seen[key] = Tensor(size, name=key)
+            copies = self._copies
+            t = self._seen[key] = Tensor(size * copies, output=copies > 1, name=key)
             self.inputs.append(t)
         return t
 
@@ -215,6 +222,8 @@ def _ffn(b: _Builder, desc: ModelDescription, style: GraphStyle, x: Tensor, d: _
 def _layer(b: _Builder, desc: ModelDescription, style: GraphStyle, inp: Tensor, d: _Dims, kv: KvLayout,
            il: int, params: ContextParams, seg: Segment, last: bool) -> Tensor:
     E = d.E
+    copy = dict(seg.weight_copies).get(il, 0)
+    held = b.op(copy) if copy else None  # weights copied in for this layer, freed after it
     cur = _norm(b, inp, E * d.T * F32)
     cur = _attention(b, desc, style, cur, d, kv, il, params, seg)
     if style.post_norms:
@@ -229,14 +238,15 @@ def _layer(b: _Builder, desc: ModelDescription, style: GraphStyle, inp: Tensor, 
     cur = _ffn(b, desc, style, cur, _Dims(T, E, T))
     if style.post_norms:
         cur = _norm(b, cur, E * T * F32)
+    extra = (held,) if held is not None else ()
     if style.residual_first:
-        return b.op(E * T * F32, ffn_inp, cur, inplace=True)
-    return b.op(E * T * F32, cur, ffn_inp, inplace=True)
+        return b.op(E * T * F32, ffn_inp, cur, *extra, inplace=True)
+    return b.op(E * T * F32, cur, ffn_inp, *extra, inplace=True)
 
 
 def compute_peak(desc: ModelDescription, params: ContextParams, kv: KvLayout, seg: Segment) -> int:
     """Compute-buffer bytes for the layers and head in ``seg``, by replaying ggml-alloc over the pp graph."""
-    b = _Builder()
+    b = _Builder(seg.input_copies)
     T = params.n_tokens_pp
     n_out = min(T, params.n_batch)
     d = _Dims(T, desc.n_embd, n_out)
@@ -252,6 +262,8 @@ def compute_peak(desc: ModelDescription, params: ContextParams, kv: KvLayout, se
         cur = _layer(b, desc, style, cur, d, kv, il, params, seg, last)
     if seg.head:
         rows = n_out if seg.last == desc.n_layer else T
+        copy = dict(seg.weight_copies).get(desc.n_layer, 0)
+        held = (b.op(copy),) if copy else ()
         cur = _norm(b, cur, desc.n_embd * rows * F32)
-        b.op(desc.n_vocab * rows * F32, cur, output=True)
+        b.op(desc.n_vocab * rows * F32, cur, *held, output=True)
     return peak_bytes(b.inputs, b.nodes, alignment=seg.alignment)
