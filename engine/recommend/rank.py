@@ -89,11 +89,12 @@ def _order(options: Sequence[Option]) -> list[Option]:
 
 
 def _full_context(o: Option, wanted: int) -> bool:
-    return o.fit.n_ctx >= wanted
+    """Keeps at least half the requested context: losing more than that outweighs a quality step."""
+    return 2 * o.fit.n_ctx >= wanted
 
 
 def _pick(options: Sequence[Option], min_tps: float, wanted: int) -> tuple[Option | None, str]:
-    """Best quality among fast-enough options, preferring those that keep the requested context."""
+    """Best quality among fast-enough options, preferring those that keep most of the requested context."""
     fitting = [o for o in options if o.fit.fits]
     if not fitting:
         return None, "No file type fits this machine, even with the context at its minimum"
@@ -120,6 +121,13 @@ def _sentence(best: Option, why: str) -> str:
     traded = f"; {'; '.join(f.traded)}" if f.traded else ""
     return (f"{why}: it runs {where} with {f.n_ctx:,} tokens of context in {gib:.1f} GiB at about "
             f"{best.tokens_per_s:.0f} tokens/s ({best.quality.grade}){traded}.")
+
+
+def _file_name(desc: ModelDescription, best: Option | None) -> str:
+    """The GGUF's own name when it is run as it is, else the name a conversion would get."""
+    if desc.source == "gguf" and best is not None and desc.file_type and best.file_type == desc.file_type.name:
+        return f"{desc.name}.gguf"
+    return f"{desc.name.replace(' ', '-')}-{best.file_type if best else 'Q4_K_M'}.gguf"
 
 
 def recommend(
@@ -153,7 +161,7 @@ def recommend(
         types = [parse_file_type(n) for n in names]
     options = _order([evaluate(desc, hw, req, t) for t in types])
     best, why = _pick(options, min_tokens_per_s, req.wanted_ctx(desc))
-    name = gguf_name or f"{desc.name.replace(' ', '-')}-{best.file_type if best else 'Q4_K_M'}.gguf"
+    name = gguf_name or _file_name(desc, best)
     commands = run_commands(desc, best.fit, req, gguf_name=name) if best else None
     seeds = seed_formats(desc, best.fit, hw, req) if best else None
     explanation = _sentence(best, why) if best else why
