@@ -78,7 +78,8 @@ def nl_index(v: Any, xp: ModuleType) -> Any:
 
 
 def nl_fit(x: Any, w: Any, xp: ModuleType) -> Any:
-    """Scale of each 32-value block (n, 32) with weights w: the best of 16 tries (0 for tiny blocks)."""
+    """Scale of each 32-value block (n, 32) with weights w: the best of 16 tries (0 for tiny blocks,
+    NaN for blocks holding a NaN)."""
     m = signed_absmax(x, xp)
     tiny = xp.abs(m) < GROUP_MAX_EPS
     m = xp.where(tiny, F32(1.0), m)
@@ -97,7 +98,9 @@ def nl_fit(x: Any, w: Any, xp: ModuleType) -> Any:
         take = (sq2[k] > 0) & (sqx[k] * sqx[k] > best * sq2[k])
         d = xp.where(take, sqx[k] / xp.where(take, sq2[k], F32(1.0)), d)
         best = xp.where(take, d * sqx[k], best)
-    return xp.where(tiny, F32(0.0), d)
+    # ggml skips NaN while scanning and ends with a 0 scale for such a block, writing garbage silently;
+    # a NaN scale instead makes validation refuse the tensor, as it does for every other type.
+    return xp.where(tiny, F32(0.0), xp.where(m != m, m, d))
 
 
 def _fit_blocks(blocks: Any, weights: Any, xp: ModuleType) -> Any:
