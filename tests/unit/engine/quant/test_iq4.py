@@ -119,9 +119,10 @@ def _nibbles(codes: list[int]) -> bytes:
 def ref_rows(x: np.ndarray, type_name: str, qw: np.ndarray | None) -> bytes:
     size = 32 if type_name == "IQ4_NL" else 256
     out = b""
-    for row in x:
-        for s in range(0, row.size, size):
-            out += ref_super_block(row[s : s + size], None if qw is None else qw[s : s + size])
+    with np.errstate(all="ignore"):  # inf*0 and overflow happen in C too, silently
+        for row in x:
+            for s in range(0, row.size, size):
+                out += ref_super_block(row[s : s + size], None if qw is None else qw[s : s + size])
     return out
 
 
