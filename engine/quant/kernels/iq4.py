@@ -30,7 +30,7 @@ from engine.quant.kernels.numeric import rne, u16_le_bytes
 GRID = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.int8)
 GROUP_MAX_EPS = F32(1e-15)
 NTRY = 7
-_STEP = 512  # blocks per candidate search: (32, 16, 512) binary32 temporaries stay near the cache
+_STEP = 1024  # blocks per candidate search: (32, 16, 1024) binary32 temporaries stay near the cache
 
 
 def _thresholds() -> np.ndarray:
@@ -58,36 +58,43 @@ def _thresholds() -> np.ndarray:
 
 
 _THRESHOLDS = _thresholds()
-_FLOORS = np.arange(-128, 114, dtype=np.float32)  # the integer part of a clamped value
-# Index of the grid value for v in [n, n+1): thresholds at or below n, plus one if v passes the
-# (at most one) threshold inside the interval.
-_BASE = np.searchsorted(_THRESHOLDS, _FLOORS, side="right").astype(np.uint8)
-_INNER = np.full(_FLOORS.shape, np.inf, dtype=np.float32)
-for _t in _THRESHOLDS:
-    if _t != np.floor(_t):
-        _INNER[int(np.floor(_t)) + 128] = _t
+if not np.array_equal(_THRESHOLDS * 2, np.floor(_THRESHOLDS * 2)):
+    raise AssertionError("IQ4 grid thresholds are not multiples of 0.5")  # import-time invariant
+# Every threshold is a multiple of 1/2, so floor(2v) alone decides the grid index: one table lookup.
+# Doubling is exact in binary32. The table spans 2v in [-272, 272]: beyond the outer grid values, and
+# wide enough that the candidate search (|inv*x| <= 134) never needs clamping.
+_REACH = 272
+_INDEX = np.searchsorted(_THRESHOLDS * 2, np.arange(-_REACH, _REACH + 1), side="right").astype(np.uint8)
+_VALUE = GRID.astype(np.float32)[_INDEX]
+
+
+def _slot(v2: Any, xp: ModuleType) -> Any:
+    """Table position of a doubled value inside the table's span: floor(v2) + _REACH."""
+    return xp.floor(v2).astype(xp.intp) + _REACH
 
 
 def nl_index(v: Any, xp: ModuleType) -> Any:
-    """ggml ``best_index_int8(16, K, v)`` for binary32 v, elementwise -> uint8 grid index."""
-    # fmin first: NaN becomes 113 and so index 15, as ggml's binary search ends for NaN.
-    vc = xp.fmax(xp.fmin(v, F32(113.0)), F32(-128.0))
-    n = xp.floor(vc).astype(xp.int32) + 128
-    base, inner = xp.asarray(_BASE), xp.asarray(_INNER)
-    return xp.take(base, n) + (vc >= xp.take(inner, n)).astype(xp.uint8)
+    """ggml ``best_index_int8(16, K, v)`` for binary32 v, elementwise -> uint8 grid index.
+
+    fmin comes first so that NaN lands on the top, grid index 15, where ggml's binary search ends.
+    """
+    v2 = xp.fmax(xp.fmin(v * F32(2.0), F32(_REACH)), F32(-_REACH))
+    return xp.take(xp.asarray(_INDEX), _slot(v2, xp))
 
 
 def nl_fit(x: Any, w: Any, xp: ModuleType) -> Any:
     """Scale of each 32-value block (n, 32) with weights w: the best of 16 tries (0 for tiny blocks,
-    NaN for blocks holding a NaN)."""
+    NaN for blocks holding a NaN or an infinity, which validation then refuses)."""
     m = signed_absmax(x, xp)
-    tiny = xp.abs(m) < GROUP_MAX_EPS
-    m = xp.where(tiny, F32(1.0), m)
+    tiny, bad = xp.abs(m) < GROUP_MAX_EPS, ~xp.isfinite(m)
+    if bool(xp.any(bad)):  # ggml writes garbage for these; keep the search finite and refuse them later
+        x = xp.where(bad[:, None], F32(0.0), x)
+    m = xp.where(tiny | bad, F32(1.0), m)
     first = F32(1.0) / (-m / F32(-127.0))
     inv = xp.stack([first] + [F32(t - 127) / m for t in range(-NTRY, NTRY + 1)])  # (16, n)
     xt, wt = xp.ascontiguousarray(x.T), xp.ascontiguousarray(w.T)
-    grid = xp.asarray(GRID.astype(np.float32))
-    q = xp.take(grid, nl_index(inv[None, :, :] * xt[:, None, :], xp))  # (32, 16, n)
+    # |inv*x| <= 134 since |x| <= |m|, so no clamp; (2*inv)*x == 2*(inv*x) exactly (no overflow here).
+    q = xp.take(xp.asarray(_VALUE), _slot((inv * F32(2.0))[None, :, :] * xt[:, None, :], xp))  # (32, 16, n)
     wq = wt[:, None, :] * q
     sqx = seq_sum_rows(wq * xt[:, None, :], xp)
     sq2 = seq_sum_rows(wq * q, xp)
@@ -98,9 +105,7 @@ def nl_fit(x: Any, w: Any, xp: ModuleType) -> Any:
         take = (sq2[k] > 0) & (sqx[k] * sqx[k] > best * sq2[k])
         d = xp.where(take, sqx[k] / xp.where(take, sq2[k], F32(1.0)), d)
         best = xp.where(take, d * sqx[k], best)
-    # ggml skips NaN while scanning and ends with a 0 scale for such a block, writing garbage silently;
-    # a NaN scale instead makes validation refuse the tensor, as it does for every other type.
-    return xp.where(tiny, F32(0.0), xp.where(m != m, m, d))
+    return xp.where(tiny, F32(0.0), xp.where(bad, F32(np.nan), d))
 
 
 def _fit_blocks(blocks: Any, weights: Any, xp: ModuleType) -> Any:
