@@ -54,7 +54,8 @@ def to_meta(writer: GGUFWriter) -> tuple[tuple[str, MetaValue], ...]:
             item_type = val.sub_type or (GGUFValueType.get_type(items[0]) if items else GGUFValueType.INT32)
             pairs.append((key, MetaValue(GGUFValueType.ARRAY, items, item_type)))
         else:
-            pairs.append((key, MetaValue(val.type, value)))
+            plain = int(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            pairs.append((key, MetaValue(val.type, plain)))
     return tuple(pairs)
 
 
