@@ -78,6 +78,11 @@ class ModelChoice:
             return self.catalog.params
         return self.details.dims.estimate_params() if self.details and self.details.dims else None
 
+    @property
+    def trained_context(self) -> int | None:
+        """The context the model was trained for, when known."""
+        return self._layers_context()[1]
+
     def facts(self) -> list[tuple[str, str]]:
         """(label, value) pairs: parameters, layers, context, license, gated, and what is ready to use."""
         layers, context = self._layers_context()

@@ -186,7 +186,7 @@ class ModelPicker(QWidget):
             self.hub_tab.show_error(text)
         elif key == _CACHE:
             self.cache_tab.status.setText(text)
-        else:
+        elif key in (_DETAILS, _CATALOG):
             self.facts.setText(f"<p><b>Could not read this model.</b></p><p>{escape(text)}</p>")
 
     # -- facts card ---------------------------------------------------------------------------------
