@@ -50,8 +50,9 @@ def safe_recip(d: Any, xp: ModuleType) -> Any:
     return xp.where(nz, F32(1.0) / xp.where(nz, d, F32(1.0)), F32(0.0)).astype(xp.float32)
 
 
-def finite_recip(d: Any, xp: ModuleType) -> tuple[Any, Any]:
-    """``d ? 1/d : 0`` plus a mask of blocks where 1/d overflowed to infinity (a subnormal ``d``).
+def finite_recip(d: Any, xp: ModuleType) -> tuple[Any, Any | None]:
+    """``d ? 1/d : 0`` plus a mask of blocks where 1/d overflowed to infinity (a subnormal ``d``),
+    or None when no block's did.
 
     There ggml's C code converts +/-inf or NaN to an integer code; x86 yields 0x80000000, whose low
     byte 0 becomes the code. Callers zero those blocks' codes and use 0 as the reciprocal so that no
@@ -60,7 +61,7 @@ def finite_recip(d: Any, xp: ModuleType) -> tuple[Any, Any]:
     inv = F32(1.0) / d
     inf = xp.isinf(inv)  # d == 0 (wanted: 0) or 1/d overflowed
     if not bool(xp.any(inf)):
-        return inv, inf
+        return inv, None
     return xp.where(inf, F32(0.0), inv), inf & (d != 0)
 
 

@@ -41,7 +41,7 @@ def _symmetric_codes(blocks: Any, xp: ModuleType, bits: int) -> tuple[Any, Any]:
     """
     nmax = 1 << (bits - 1)
     cols = pm.transpose(blocks, xp)
-    lo, hi = pm.extremes(blocks, cols, xp)
+    lo, hi = pm.extremes(blocks, cols, xp, signed_zero=False)
     d = pm.signed_absmax(blocks, lo, hi, xp) / F32(-nmax)
     inv, overflow = finite_recip(d, xp)
     codes = (cols * inv + F32(nmax + 0.5)).astype(xp.uint8)

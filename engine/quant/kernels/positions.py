@@ -33,14 +33,19 @@ def transpose(blocks: Any, xp: ModuleType) -> Any:
     return out
 
 
-def extremes(blocks: Any, cols: Any, xp: ModuleType) -> tuple[Any, Any]:
-    """Per block: ggml's running minimum (strict ``<``, so a zero keeps the sign of the first zero)
-    and the maximum. NaN propagates into both."""
+def extremes(blocks: Any, cols: Any, xp: ModuleType, *, signed_zero: bool = True) -> tuple[Any, Any]:
+    """Per block: the minimum and the maximum; NaN propagates into both.
+
+    With ``signed_zero`` a zero minimum carries the sign of the block's first zero, as ggml's running
+    minimum (strict ``<``) does; only types that store the minimum need that.
+    """
     lo = hi = cols
     while lo.shape[0] > 1:
         h = lo.shape[0] // 2
         lo, hi = xp.minimum(lo[:h], lo[h:]), xp.maximum(hi[:h], hi[h:])
     lo = lo[0]
+    if not signed_zero:
+        return lo, hi[0]
     zero = lo == 0  # min() may return either zero; the C scan keeps the first one it met
     if bool(xp.any(zero)):
         sub = blocks[zero]
@@ -63,17 +68,20 @@ def signed_absmax(blocks: Any, lo: Any, hi: Any, xp: ModuleType) -> Any:
     Only when both +a and -a reach the largest magnitude does the position matter; those rare blocks
     are scanned with argmax. A zero block gives +0.0 (the scan's start value); NaN gives NaN.
     """
-    m = xp.where(hi >= -lo, hi, lo) + F32(0.0)
-    tie = (hi == -lo) & (hi > 0)
+    neg = -lo
+    m = xp.where(hi >= neg, hi, lo) + F32(0.0)
+    tie = hi == neg
     if bool(xp.any(tie)):
-        sub = blocks[tie]
-        m[tie] = sub[xp.arange(sub.shape[0]), xp.argmax(xp.abs(sub), axis=-1)]
+        tie = tie & (hi > 0)  # zero blocks tie harmlessly
+        if bool(xp.any(tie)):
+            sub = blocks[tie]
+            m[tie] = sub[xp.arange(sub.shape[0]), xp.argmax(xp.abs(sub), axis=-1)]
     return m
 
 
-def zero_blocks(codes: Any, mask: Any, xp: ModuleType) -> Any:
-    """Codes (32, n) with every column in ``mask`` set to 0."""
-    if bool(xp.any(mask)):
+def zero_blocks(codes: Any, mask: Any | None, xp: ModuleType) -> Any:
+    """Codes (32, n) with every column in ``mask`` set to 0 (``None``: no column)."""
+    if mask is not None and bool(xp.any(mask)):
         codes = xp.where(mask[None, :], xp.zeros((), dtype=codes.dtype), codes)
     return codes
 
