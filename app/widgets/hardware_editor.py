@@ -73,7 +73,7 @@ class HardwareEditorDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        gpus_label = QLabel("&GPUs (double-click or F2 to edit a cell):")
+        gpus_label = QLabel("GPU &list (double-click or F2 to edit a cell):")
         gpus_label.setBuddy(self._table)
         layout = QVBoxLayout(self)
         layout.addLayout(form)

@@ -114,6 +114,9 @@ class HubTab(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.more, 0, Qt.AlignmentFlag.AlignRight)
+        for first, second in ((self.text, search), (search, self.gguf_only), (self.gguf_only, self.sort),
+                              (self.sort, self.table), (self.table, self.more)):
+            QWidget.setTabOrder(first, second)
 
     def query(self, page: int = 0) -> SearchQuery:
         return SearchQuery(text=self.text.text().strip(), gguf_only=self.gguf_only.isChecked(),

@@ -47,6 +47,7 @@ class ActionPage(StatePage):
         self._submit = submit
         self._ask_folder = ask_folder or (lambda: QFileDialog.getExistingDirectory(self, "Output folder"))
         self._runner = runner
+        self._user_chose = False
         runner.finished.connect(self._on_runner_finished)
         runner.failed.connect(self._on_runner_failed)
         self.download = QRadioButton("&Download the ready-made GGUF from Hugging Face")
@@ -63,7 +64,7 @@ class ActionPage(StatePage):
         self.out_dir = QLineEdit()
         self.out_dir.setPlaceholderText("the default output folder")
         self.out_dir.textChanged.connect(self._on_out_dir_text_changed)
-        browse = QPushButton("&Browse...")
+        browse = QPushButton("Bro&wse...")
         browse.clicked.connect(self._on_browse_clicked)
         out_label = QLabel("&Output folder:")
         out_label.setBuddy(self.out_dir)
@@ -81,6 +82,7 @@ class ActionPage(StatePage):
         self.setButtonText(QWizard.WizardButton.CommitButton, "&Start")
 
     def initializePage(self) -> None:  # noqa: N802 - Qt override
+        self._user_chose = False
         row = self.state.chosen_row()
         file_type = row.file_type if row is not None else "?"
         if self.state.ready_in_repo() is None and self.state.ready is None and self.state.gguf_repos():
@@ -109,8 +111,8 @@ class ActionPage(StatePage):
         else:
             self.convert_info.setText(f"Downloads the safetensors weights of {origin[1]} first, then converts them "
                                       "in the job queue.")
-        if self.state.action not in actions:
-            self.state.action = actions[0] if actions else None
+        if not self._user_chose or self.state.action not in actions:
+            self.state.action = actions[0] if actions else None  # a ready file is the quicker way
         self.download.setChecked(self.state.action is ActionKind.DOWNLOAD)
         self.convert.setChecked(self.state.action is ActionKind.CONVERT)
         self.changed()
@@ -126,6 +128,7 @@ class ActionPage(StatePage):
 
     def _on_group_button_clicked(self, button: QRadioButton) -> None:
         self.state.action = ActionKind.DOWNLOAD if button is self.download else ActionKind.CONVERT
+        self._user_chose = True
         self.changed()
 
     def _on_out_dir_text_changed(self, text: str) -> None:

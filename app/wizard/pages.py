@@ -134,7 +134,7 @@ class GoalsPage(StatePage):
         form = QFormLayout()
         form.addRow("&Context length:", self.context)
         form.addRow("What matters most:", priority_box)
-        form.addRow("Slowest &acceptable speed:", self.min_speed)
+        form.addRow("Slowest acceptable &speed:", self.min_speed)
         self.layout_.addLayout(form)
         self.layout_.addStretch(1)
         self.finish_layout()

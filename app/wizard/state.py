@@ -34,7 +34,7 @@ class Priority(enum.Enum):
     """What matters most; each sets a speed floor the engine's ranking honours (value: label, floor, help)."""
 
     QUALITY = ("&Quality", 0.0, "The best quality that fits, however slow.")
-    BALANCED = ("&Balanced", 10.0, "The best quality that still reads fluently (10 tokens/s or more).")
+    BALANCED = ("Ba&lanced", 10.0, "The best quality that still reads fluently (10 tokens/s or more).")
     SPEED = ("S&peed", 30.0, "Fast answers (30 tokens/s or more), giving up some quality.")
 
     @property

@@ -1,0 +1,1 @@
+"""The hardware-fit wizard: state without Qt, pages, and the QWizard shell."""
