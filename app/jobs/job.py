@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from engine.convert.run import ConversionResult
+from app.jobs.tasks import JobOutcome, Task
 from engine.errors import QuantpickError
 from engine.progress import CancelToken, Progress
-from engine.quant.ftypes import FileType
 
 
 class JobState(Enum):
@@ -56,7 +55,7 @@ _ALLOWED: dict[JobState, frozenset[JobState]] = {
 
 _STATE_WORDS = {
     JobState.WAITING: "Waiting",
-    JobState.RUNNING: "Converting",
+    JobState.RUNNING: "Running",
     JobState.CANCELLING: "Stopping...",
     JobState.DONE: "Done",
     JobState.FAILED: "Failed",
@@ -96,30 +95,28 @@ class JobFailure:
 
 @dataclass(slots=True, eq=False)
 class Job:
-    """One conversion: ``source`` to ``ftype`` into ``out_dir``.
+    """One piece of queued work: a conversion, a download, or a download followed by a conversion.
 
     Attributes:
-        source: The checkpoint (GGUF file, split GGUF part, or Hugging Face folder).
-        ftype: Target file type.
-        out_dir: Folder the output goes to (created when the job starts).
+        task: What to do.
         id: Unique for the session; the model and the worker refer to jobs by it.
         state: Where the job stands.
-        progress: The latest progress snapshot, None before the first one.
-        output: The output path once planned.
-        result: The finished conversion (DONE only).
+        phase: What a running job is doing now ("Converting", "Downloading").
+        progress: The latest progress snapshot of the current phase, None before the first one.
+        output: The output path once known.
+        result: What the finished job left behind (DONE only).
         failure: Why it failed (FAILED only).
         cancel_token: Set to stop the job; the worker checks it between chunks.
         created/started/finished: ``time.monotonic()`` stamps; None until reached.
     """
 
-    source: Path
-    ftype: FileType
-    out_dir: Path
+    task: Task
     id: int = field(default_factory=lambda: next(_ids))
     state: JobState = JobState.WAITING
+    phase: str = ""
     progress: Progress | None = None
     output: Path | None = None
-    result: ConversionResult | None = None
+    result: JobOutcome | None = None
     failure: JobFailure | None = None
     cancel_token: CancelToken = field(default_factory=CancelToken)
     created: float = field(default_factory=time.monotonic)
@@ -129,10 +126,12 @@ class Job:
     @property
     def title(self) -> str:
         """``model-folder -> Q4_K_M``: what a person calls this job."""
-        return f"{self.source.name} \u2192 {self.ftype.name}"
+        return self.task.title
 
     @property
     def state_text(self) -> str:
+        if self.state is JobState.RUNNING and self.phase:
+            return self.phase
         return _STATE_WORDS[self.state]
 
     @property
@@ -177,12 +176,13 @@ class Job:
     def detail_text(self) -> str:
         """The second line of the job's row: progress figures, the output, or the reason it stopped."""
         if self.state is JobState.WAITING:
-            return f"Waiting for the conversion before it. Output folder: {self.out_dir}"
+            return f"Waiting for the jobs before it. {self.task.destination}"
         if self.state.is_active:
             return progress_text(self.progress)
         if self.state is JobState.DONE and self.result is not None:
-            took = fmt_duration(self.elapsed_s or 0.0)
-            return f"{fmt_size(self.result.bytes_written)} written in {took}: {self.result.output}"
+            took = fmt_duration(self.result.seconds)
+            verb = "downloaded" if self.result.downloaded else "written"
+            return f"{fmt_size(self.result.nbytes)} {verb} in {took}: {self.result.output}"
         if self.state is JobState.FAILED and self.failure is not None:
             return str(self.failure)
         return "Stopped; nothing was written."
@@ -226,7 +226,7 @@ def fmt_duration(seconds: float) -> str:
 def progress_text(progress: Progress | None) -> str:
     """``45% - 1.2 GiB of 2.7 GiB - 85.3 MiB/s - about 18 s left - blk.3.ffn_up.weight``."""
     if progress is None:
-        return "Opening the model..."
+        return "Starting..."
     parts = [f"{progress.fraction * 100:.0f}%", f"{fmt_size(progress.done)} of {fmt_size(progress.total)}"]
     if progress.rate > 0:
         parts.append(f"{fmt_size(progress.rate)}/s")
@@ -313,3 +313,41 @@ class JobList:
 
     def unfinished(self) -> list[Job]:
         return [job for job in self._jobs if not job.state.is_final]
+
+
+class JobAction(Enum):
+    """What a person can do with a job; the row shows the buttons ``row_actions`` picks."""
+
+    CANCEL = "Cancel"
+    REMOVE = "Remove"
+    SHOW_FOLDER = "Show in folder"
+    COPY_COMMAND = "Copy command"
+    MOVE_UP = "Move up"
+    MOVE_DOWN = "Move down"
+
+
+_ROW_ACTIONS: dict[JobState, tuple[JobAction, ...]] = {
+    JobState.WAITING: (JobAction.CANCEL,),
+    JobState.RUNNING: (JobAction.CANCEL,),
+    JobState.CANCELLING: (),
+    JobState.DONE: (JobAction.SHOW_FOLDER, JobAction.COPY_COMMAND, JobAction.REMOVE),
+    JobState.FAILED: (JobAction.REMOVE,),
+    JobState.CANCELLED: (JobAction.REMOVE,),
+}
+
+
+def row_actions(job: Job) -> tuple[JobAction, ...]:
+    """The buttons a job's row offers, left to right."""
+    return _ROW_ACTIONS[job.state]
+
+
+def allowed_actions(jobs: JobList, job_id: int) -> frozenset[JobAction]:
+    """Every action that applies to the job now, the row's buttons plus moving it."""
+    job = jobs.get(job_id)
+    row = jobs.row_of(job_id)
+    allowed = set(row_actions(job))
+    if jobs.can_move(job_id, row - 1):
+        allowed.add(JobAction.MOVE_UP)
+    if jobs.can_move(job_id, row + 1):
+        allowed.add(JobAction.MOVE_DOWN)
+    return frozenset(allowed)

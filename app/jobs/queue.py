@@ -7,13 +7,15 @@ changes are announced in about-to/done pairs so a list model can wrap them in be
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
 from app.jobs.job import Job, JobFailure, JobList, JobState
-from app.jobs.worker import ConversionRequest, ConversionWorker
-from engine.convert.run import ConversionResult
+from app.jobs.tasks import ConvertTask, JobOutcome, Task
+from app.jobs.worker import JobWorker, WorkRequest
 from engine.progress import Progress
 from engine.quant.ftypes import FileType
 
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class JobQueue(QObject):
-    """Orders, starts, cancels and forgets conversion jobs.
+    """Orders, starts, cancels and forgets jobs (conversions and downloads), running one at a time.
 
     Signals:
         about_to_insert(int), inserted(int): a job is appended at this row.
@@ -45,17 +47,19 @@ class JobQueue(QObject):
     idle = Signal()
     _request = Signal(object)
 
-    def __init__(self, parent: QObject | None = None, *, threads: int | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, threads: int | None = None,
+                 client_factory: Callable[[], Any] | None = None) -> None:
         super().__init__(parent)
         self._jobs = JobList()
         self._threads = threads
         self._accepting = True
         self._thread = QThread(self)
-        self._thread.setObjectName("quantpick-conversion")
-        self._worker = ConversionWorker()
+        self._thread.setObjectName("quantpick-jobs")
+        self._worker = JobWorker(client_factory)
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
         self._request.connect(self._worker.run)
+        self._worker.phase_changed.connect(self._on_worker_phase_changed)
         self._worker.planned.connect(self._on_worker_planned)
         self._worker.progressed.connect(self._on_worker_progressed)
         self._worker.finished.connect(self._on_worker_finished)
@@ -84,16 +88,24 @@ class JobQueue(QObject):
 
     # -- changing -----------------------------------------------------------------------------------
 
+    def set_threads(self, threads: int | None) -> None:
+        """Quantizer threads for jobs started from now on (None: every core)."""
+        self._threads = threads
+
     def add(self, source: Path, ftype: FileType, out_dir: Path) -> Job:
         """Queue converting ``source`` to ``ftype``; it starts when the jobs before it are finished."""
+        return self.add_task(ConvertTask(Path(source), ftype, Path(out_dir)))
+
+    def add_task(self, task: Task) -> Job:
+        """Queue any task; it starts when the jobs before it are finished."""
         if not self._accepting:
             raise RuntimeError("the queue is shut down")
-        job = Job(Path(source), ftype, Path(out_dir))
+        job = Job(task)
         row = len(self._jobs)
         self.about_to_insert.emit(row)
         self._jobs.append(job)
         self.inserted.emit(row)
-        log.info("Queued %s (output folder %s).", job.title, job.out_dir)
+        log.info("Queued %s.", job.title)
         self._start_next()
         return job
 
@@ -165,15 +177,20 @@ class JobQueue(QObject):
         job.move_to(JobState.RUNNING)
         self.job_changed.emit(job.id)
         self.busy_changed.emit(True)
-        self._request.emit(
-            ConversionRequest(job.id, job.source, job.ftype, job.out_dir, job.cancel_token, self._threads)
-        )
+        self._request.emit(WorkRequest(job.id, job.task, job.cancel_token, self._threads))
 
     def _find(self, job_id: int) -> Job | None:
         try:
             return self._jobs.get(job_id)
         except KeyError:  # removed meanwhile
             return None
+
+    def _on_worker_phase_changed(self, job_id: int, phase: str) -> None:
+        job = self._find(job_id)
+        if job is not None:
+            job.phase = phase
+            job.progress = None  # a new phase counts from zero
+            self.job_changed.emit(job_id)
 
     def _on_worker_planned(self, job_id: int, output: Path) -> None:
         job = self._find(job_id)
@@ -187,7 +204,7 @@ class JobQueue(QObject):
             job.progress = progress
             self.job_changed.emit(job_id)
 
-    def _on_worker_finished(self, job_id: int, result: ConversionResult) -> None:
+    def _on_worker_finished(self, job_id: int, result: JobOutcome) -> None:
         self._end(job_id, JobState.DONE, result=result)
 
     def _on_worker_failed(self, job_id: int, failure: JobFailure) -> None:
@@ -196,7 +213,7 @@ class JobQueue(QObject):
     def _on_worker_cancelled(self, job_id: int) -> None:
         self._end(job_id, JobState.CANCELLED)
 
-    def _end(self, job_id: int, state: JobState, *, result: ConversionResult | None = None,
+    def _end(self, job_id: int, state: JobState, *, result: JobOutcome | None = None,
              failure: JobFailure | None = None) -> None:
         job = self._find(job_id)
         if job is not None and job.state.is_active:

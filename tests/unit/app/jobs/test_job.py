@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from app.jobs.job import (
-    Job, JobFailure, JobList, JobState, JobStateError, fmt_duration, fmt_size, progress_text,
+    Job, JobAction, JobFailure, JobList, JobState, JobStateError, allowed_actions, fmt_duration, fmt_size,
+    progress_text, row_actions,
 )
-from engine.convert.run import ConversionResult
+from app.jobs.tasks import ConvertTask, JobOutcome
 from engine.errors import CancelledError, PickledCheckpointError
 from engine.progress import Progress
 from engine.quant.ftypes import parse_file_type
@@ -19,7 +20,7 @@ Q4 = parse_file_type("Q4_K_M")
 
 
 def make_job(name: str = "model.gguf") -> Job:
-    return Job(Path("/models") / name, Q4, Path("/out"))
+    return Job(ConvertTask(Path("/models") / name, Q4, Path("/out")))
 
 
 def test_ids_are_unique_and_title_names_source_and_type() -> None:
@@ -65,7 +66,7 @@ def test_server_command_only_when_done_and_quoted(tmp_path: Path) -> None:
     assert job.server_command() is None
     out = tmp_path / "my models" / "x-Q4_K_M.gguf"
     job.move_to(JobState.RUNNING)
-    job.result = ConversionResult(out, 1000, 3, 0.5)
+    job.result = JobOutcome(out, 1000, 0.5)
     job.move_to(JobState.DONE)
     command = job.server_command()
     assert command is not None
@@ -76,7 +77,10 @@ def test_detail_text_follows_the_state() -> None:
     job = make_job()
     assert "Waiting" in job.detail_text()
     job.move_to(JobState.RUNNING)
-    assert job.detail_text() == "Opening the model..."
+    assert job.detail_text() == "Starting..."
+    assert job.state_text == "Running"
+    job.phase = "Converting"
+    assert job.state_text == "Converting"
     job.progress = Progress(512 << 20, 1 << 30, "blk.0.ffn_up.weight", float(64 << 20), 8.0)
     text = job.detail_text()
     assert text.startswith("50%") and "512.0 MiB of 1.0 GiB" in text and "64.0 MiB/s" in text
@@ -108,7 +112,7 @@ def test_sizes_and_missing_progress() -> None:
     assert fmt_size(512) == "512 B"
     assert fmt_size(1536) == "1.5 KiB"
     assert fmt_size(3 << 30) == "3.0 GiB"
-    assert progress_text(None) == "Opening the model..."
+    assert progress_text(None) == "Starting..."
     assert "left" not in progress_text(Progress(0, 10, "", 0.0, None))
 
 
@@ -133,3 +137,29 @@ def test_list_moves_and_removes_only_idle_jobs() -> None:
     assert jobs.active() is a and jobs.unfinished() == [a, b]
     with pytest.raises(KeyError):
         jobs.row_of(c.id)
+
+
+def test_actions_follow_state_and_position() -> None:
+    jobs = JobList()
+    a, b, c = make_job("a"), make_job("b"), make_job("c")
+    for job in (a, b, c):
+        jobs.append(job)
+    a.move_to(JobState.RUNNING)
+    assert allowed_actions(jobs, a.id) == {JobAction.CANCEL}
+    assert allowed_actions(jobs, b.id) == {JobAction.CANCEL, JobAction.MOVE_UP, JobAction.MOVE_DOWN}
+    assert allowed_actions(jobs, c.id) == {JobAction.CANCEL, JobAction.MOVE_UP}
+    a.request_cancel()
+    assert allowed_actions(jobs, a.id) == frozenset()
+    a.move_to(JobState.CANCELLED)
+    assert row_actions(a) == (JobAction.REMOVE,)
+    b.move_to(JobState.RUNNING)
+    b.move_to(JobState.DONE)
+    assert row_actions(b) == (JobAction.SHOW_FOLDER, JobAction.COPY_COMMAND, JobAction.REMOVE)
+
+
+def test_done_text_says_written_or_downloaded(tmp_path: Path) -> None:
+    job = make_job()
+    job.move_to(JobState.RUNNING)
+    job.result = JobOutcome(tmp_path / "x.gguf", 3 << 20, 65.0, downloaded=True)
+    job.move_to(JobState.DONE)
+    assert job.detail_text() == f"3.0 MiB downloaded in 1 min 05 s: {tmp_path / 'x.gguf'}"
