@@ -165,14 +165,16 @@ def _from_gguf(gf: GGUFFile) -> tuple[dict[str, np.ndarray], tuple[str | bytes, 
 
 def _gguf_entry(gf: GGUFFile, name: str, sums_name: str | None, counts_name: str | None) -> np.ndarray:
     if sums_name is None or counts_name is None:
-        raise _corrupt(gf.path, f"{name} has {'counts' if sums_name is None else 'sums'} but no matching partner")
+        have = "counts" if sums_name is None else "sums"
+        raise _corrupt(gf.path, f"{name} has {have} but no matching partner")
     sums_info, counts_info = gf.tensor(sums_name), gf.tensor(counts_name)
     if sums_info.qtype != GGMLType.F32 or counts_info.qtype != GGMLType.F32:
         raise _corrupt(gf.path, f"the tensors of {name} are not F32")
     n_cols = sums_info.shape[0]
     n_mat = sums_info.n_elements // n_cols
     if len(sums_info.shape) > 2 or counts_info.shape[0] != 1 or counts_info.n_elements != n_mat:
-        raise _corrupt(gf.path, f"{name} has {n_mat} matrices of sums but counts shaped {list(counts_info.shape)}")
+        shape = list(counts_info.shape)
+        raise _corrupt(gf.path, f"{name} has {n_mat} matrices of sums but counts shaped {shape}")
     sums = np.asarray(gf.view(sums_name), dtype=np.float32).reshape(n_mat, n_cols)
     counts = np.asarray(gf.view(counts_name), dtype=np.float32).reshape(n_mat)
     if not np.isfinite(counts).all() or (counts < 0).any():

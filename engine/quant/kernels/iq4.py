@@ -30,6 +30,7 @@ from engine.quant.kernels.numeric import rne, u16_le_bytes
 GRID = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.int8)
 GROUP_MAX_EPS = F32(1e-15)
 NTRY = 7
+_SUB_SHIFTS = np.arange(0, 16, 2, dtype=np.uint16)  # where sub-block ib's 2 high scale bits sit in scales_h
 _STEP = 1024  # blocks per candidate search: (32, 16, 1024) binary32 temporaries stay near the cache
 
 
@@ -110,8 +111,8 @@ def nl_fit(x: Any, w: Any, xp: ModuleType) -> Any:
 
 def _fit_blocks(blocks: Any, weights: Any, xp: ModuleType) -> Any:
     """nl_fit over the 32-value blocks in slices of ``_STEP``."""
-    parts = [nl_fit(blocks[s : s + _STEP], weights[s : s + _STEP], xp) for s in range(0, blocks.shape[0], _STEP)]
-    return xp.concatenate(parts)
+    steps = range(0, blocks.shape[0], _STEP)
+    return xp.concatenate([nl_fit(blocks[s : s + _STEP], weights[s : s + _STEP], xp) for s in steps])
 
 
 def _weights(rows: Any, imatrix: Any | None, xp: ModuleType, super_size: int) -> Any:
@@ -160,18 +161,16 @@ class IQ4_XSKernel(BlockKernel, qtype=GGMLType.IQ4_XS):
         levels = xp.clip(rne(safe_recip(d, xp)[:, None] * scales, xp), -32, 31)
         dl = (d[:, None] * levels.astype(xp.float32)).reshape(-1)
         codes = nl_index(blocks * safe_recip(dl, xp)[:, None], xp)
-        sub = (levels + 32).astype(xp.uint16)
-        high = xp.zeros(sub.shape[0], dtype=xp.uint16)
-        for ib in range(8):
-            high = high | (((sub[:, ib] >> 4) & 3) << (2 * ib))
+        sub = (levels + 32).astype(xp.uint16)  # 6 bits: low nibble in scales_l, top 2 bits in scales_h
+        high = xp.sum(((sub >> 4) & 3) << xp.asarray(_SUB_SHIFTS), axis=1, dtype=xp.uint16)  # disjoint bits
         low = ((sub[:, 0::2] & 15) | ((sub[:, 1::2] & 15) << 4)).astype(xp.uint8)
-        return [half_bytes(d, xp), u16_le_bytes(high[:, None], xp), low, pack_nibbles(codes, xp).reshape(-1, 128)]
+        qs = pack_nibbles(codes, xp).reshape(-1, 128)
+        return [half_bytes(d, xp), u16_le_bytes(high[:, None], xp), low, qs]
 
     def _decode(self, blocks: Any, xp: ModuleType) -> Any:
         high = blocks[:, 2].astype(xp.uint16) | (blocks[:, 3].astype(xp.uint16) << 8)
         low = xp.stack([blocks[:, 4:8] & 15, blocks[:, 4:8] >> 4], axis=2).reshape(-1, 8)
-        shifts = xp.asarray(np.arange(0, 16, 2, dtype=np.uint16))
-        sub = low.astype(xp.int32) | (((high[:, None] >> shifts) & 3).astype(xp.int32) << 4)
+        sub = low.astype(xp.int32) | (((high[:, None] >> xp.asarray(_SUB_SHIFTS)) & 3).astype(xp.int32) << 4)
         dl = read_half(blocks, 0, xp)[:, None] * (sub - 32).astype(xp.float32)
         grid = xp.asarray(GRID.astype(np.float32))
         values = xp.take(grid, unpack_nibbles(blocks[:, 8:].reshape(-1, 16), xp)).reshape(-1, 8, 32)

@@ -2,8 +2,9 @@
 
 Each 32-value block gets weights ``qw * sqrt(sigma2 + x*x)``, where ``sigma2`` is the mean square of
 the whole row, then a weighted least-squares search over candidate scales: ``make_qx_quants`` (19
-symmetric candidates, shared with the K-quants) for Q4_0/Q5_0 and ``make_qkx3_quants`` (37 affine candidates, squared error) for
-Q4_1/Q5_1. The codes of the winning candidate are stored as they are, with no requantization.
+symmetric candidates, shared with the K-quants) for Q4_0/Q5_0 and ``make_qkx3_quants`` (37 affine
+candidates, squared error) for Q4_1/Q5_1. The winning candidate's codes are stored as they are, with
+no requantization.
 
 Work is position-major, ``(32, n_blocks)``: every per-block sum becomes a Python loop over the 32
 positions whose steps are contiguous vector adds, which is both sequential (bit-exact) and fast.
@@ -37,7 +38,8 @@ def symmetric(rows: Any, imatrix: Any, xp: ModuleType, nmax: int) -> tuple[Any, 
     """Q4_0 (nmax 8) / Q5_0 (nmax 16): scales (n_blocks,) and position-major codes of ``fit_sym``
     (``make_qx_quants``, shared with the K-quants; it works on groups of any length)."""
     blocks, weights = rows.reshape(-1, QK), row_weights(rows, imatrix, xp)
-    return _stepwise(blocks, weights, xp, lambda x, w: fit_sym(pm.transpose(x, xp), pm.transpose(w, xp), nmax, xp))
+    fit = lambda x, w: fit_sym(pm.transpose(x, xp), pm.transpose(w, xp), nmax, xp)  # noqa: E731
+    return _stepwise(blocks, weights, xp, fit)
 
 
 def affine(rows: Any, imatrix: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any, Any]:
