@@ -43,9 +43,15 @@ class _Call(QRunnable):
         except Exception as e:  # noqa: BLE001 - every failure must reach the GUI as a message
             if not isinstance(e, QuantpickError):
                 log.exception("background call %r failed", self._key)
-            self._relay.failed.emit(self._key, self._generation, e)
+            self._emit(self._relay.failed, e)
         else:
-            self._relay.done.emit(self._key, self._generation, result)
+            self._emit(self._relay.done, result)
+
+    def _emit(self, signal: Any, value: object) -> None:
+        try:
+            signal.emit(self._key, self._generation, value)
+        except RuntimeError:  # the widget that asked was closed meanwhile: nobody is left to tell
+            log.debug("background call %r finished after its receiver was deleted", self._key)
 
 
 class BackgroundRunner(QObject):

@@ -168,7 +168,8 @@ class WizardState:
         result = self.result
         if row is None or result is None or not row.option.fit.fits:
             return ""
-        return run_commands(result.description, row.option.fit, result.inputs.request(), gguf_name=gguf_name).llama_server
+        commands = run_commands(result.description, row.option.fit, result.inputs.request(), gguf_name=gguf_name)
+        return commands.llama_server
 
     def request(self) -> DownloadRequest | ConversionRequest:
         """The request for the chosen action.
