@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+from engine.resources_path import resource_path
+
+ICON_DIR = resource_path("icons")
 
 
 @functools.cache

@@ -18,8 +18,9 @@ from typing import Any
 from engine.errors import CorruptInputError
 from engine.hub.arch import ArchDims
 from engine.hub.models import ModelSummary, SearchQuery, Source
+from engine.resources_path import resource_path
 
-CATALOG_PATH = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
+CATALOG_PATH = resource_path("catalog.json")
 SCHEMA_VERSION = 1
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -19,8 +19,9 @@ from engine.formats.hf_folder import read_hf_folder
 from engine.quant.rules import TensorSpec
 from engine.recommend.model import ModelDescription, from_catalog_dims, from_gguf_metadata, from_hf_config
 from engine.recommend.tensor_shapes import with_gguf_tensors
+from engine.resources_path import resource_path
 
-CATALOG_PATH = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
+CATALOG_PATH = resource_path("catalog.json")
 _DTYPES: dict[str, GGMLType] = {"BF16": GGMLType.BF16, "F16": GGMLType.F16, "F32": GGMLType.F32}
 
 

@@ -19,8 +19,9 @@ from engine.convert.hf.jsonfile import read_json
 from engine.convert.hf.spm import CONTROL, NORMAL, UNUSED, USER_DEFINED
 from engine.convert.hf.vocab_spm import looks_special
 from engine.errors import CorruptInputError, UnsupportedInputError
+from engine.resources_path import resource_path
 
-PRE_TOKENIZERS_PATH = Path(__file__).resolve().parents[3] / "resources" / "bpe_pre_tokenizers.json"
+PRE_TOKENIZERS_PATH = resource_path("bpe_pre_tokenizers.json")
 # transformers' clean_up_tokenization, applied when tokenizer_config asks for it.
 _CLEANUPS = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
              (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"))
