@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
                         help="a JSON profile from `quantpick hardware --json`, or a preset name (default: detect)")
     parser.add_argument("--kv-type", default="f16", help="KV cache type for K and V: f16, q8_0, q4_0 ...")
     parser.add_argument("--no-flash-attn", action="store_true", help="size for flash attention off")
-    parser.add_argument("--parallel", type=int, default=1, help="parallel sequences (llama.cpp -np)")
+    parser.add_argument("--parallel", type=int, default=None,
+                        help="server slots (llama-server -np); default: llama-server's 4 slots sharing one KV pool")
     parser.add_argument("--types", default=None, help="comma-separated file types to consider (default: common mixes; "
                         "a GGUF is judged as it is unless types are given)")
     parser.add_argument("--min-speed", type=float, default=DEFAULT_MIN_TOKENS_PER_S,
@@ -60,7 +61,10 @@ def _describe(source: str) -> ModelDescription:
 
 def _request(args: argparse.Namespace) -> FitRequest:
     kv = kv_type(args.kv_type)
-    context = ContextParams(type_k=kv, type_v=kv, flash_attn=not args.no_flash_attn, n_seq=args.parallel)
+    if args.parallel is not None and args.parallel < 1:
+        raise UsageError("--parallel must be at least 1.")
+    context = ContextParams.llama_server(n_parallel=args.parallel, type_k=kv, type_v=kv,
+                                         flash_attn=not args.no_flash_attn)
     if args.ctx is not None and args.ctx < 1:
         raise UsageError("--ctx must be a positive number of tokens.")
     return FitRequest(n_ctx=args.ctx, context=context, gpu_margin=args.margin * MIB, ram_margin=args.ram_margin * MIB)

@@ -54,7 +54,7 @@ def run_commands(desc: ModelDescription, fit: Fit, req: FitRequest, *, gguf_name
     args += ["-fa", "on" if ctx.flash_attn else "off"]
     if ctx.type_k != GGMLType.F16 or ctx.type_v != GGMLType.F16:
         args += ["-ctk", _kv_name(ctx.type_k), "-ctv", _kv_name(ctx.type_v)]
-    if ctx.n_seq > 1:
+    if not ctx.kv_unified:  # llama-server's own default is 4 slots sharing one KV pool
         args += ["-np", str(ctx.n_seq)]
     modelfile = "\n".join([
         f"FROM ./{gguf_name}",

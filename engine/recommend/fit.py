@@ -30,7 +30,8 @@ class FitRequest:
     Attributes:
         n_ctx: wanted context; None means the model's trained context (capped at ``ctx_default_cap``).
         n_ctx_min: the smallest context worth trading layers for (llama.cpp ``-fitc``, 4096).
-        context: KV types, flash attention, sequences, batch sizes (its ``n_ctx`` is replaced).
+        context: KV types, flash attention, sequences, batch sizes (its ``n_ctx`` is replaced); llama-server's
+            defaults, since that is what the recommended command runs.
         gpu_margin: memory to leave free on every GPU (llama.cpp ``--fit-target``, 1024 MiB).
         ram_margin: memory to leave free in system RAM.
         op_offload: llama.cpp runs big batches of CPU layers on the GPU (its default); costs GPU memory.
@@ -39,7 +40,7 @@ class FitRequest:
     n_ctx: int | None = None
     n_ctx_min: int = 4096
     ctx_default_cap: int = 32768
-    context: ContextParams = field(default_factory=ContextParams)
+    context: ContextParams = field(default_factory=ContextParams.llama_server)
     gpu_margin: int = 1024 * MIB
     ram_margin: int = 1024 * MIB
     op_offload: bool = True

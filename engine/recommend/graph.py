@@ -248,7 +248,7 @@ def compute_peak(desc: ModelDescription, params: ContextParams, kv: KvLayout, se
     """Compute-buffer bytes for the layers and head in ``seg``, by replaying ggml-alloc over the pp graph."""
     b = _Builder(seg.input_copies)
     T = params.n_tokens_pp
-    n_out = min(T, params.n_batch)
+    n_out = params.n_outputs_pp
     d = _Dims(T, desc.n_embd, n_out)
     style = GraphStyle.of(desc)
     if seg.embed_input:

@@ -56,6 +56,8 @@ class ContextParams:
         kv_unified: one KV stream shared by all sequences (``-kvu``).
         swa_full: full-size cache for sliding-window layers (``--swa-full``).
         offload_kqv: KV of offloaded layers on the GPU (``-nkvo`` turns it off).
+        n_outputs_max: logits rows the worst-case batch reserves; 0 means n_batch (llama-cli, llama-fit-params),
+            llama-server reserves one per slot.
     """
 
     n_ctx: int = 4096
@@ -68,6 +70,18 @@ class ContextParams:
     kv_unified: bool = False
     swa_full: bool = False
     offload_kqv: bool = True
+    n_outputs_max: int = 0
+
+    @classmethod
+    def llama_server(cls, *, n_parallel: int | None = None, **kwargs: object) -> ContextParams:
+        """llama-server's defaults: 4 slots sharing one unified KV pool, logits reserved per slot.
+
+        An explicit ``-np N`` keeps one KV stream per slot instead (llama-server unifies only when it picks
+        the slot count itself).
+        """
+        if n_parallel is None:
+            return cls(n_seq=4, kv_unified=True, n_outputs_max=4, **kwargs)  # type: ignore[arg-type]
+        return cls(n_seq=n_parallel, kv_unified=False, n_outputs_max=n_parallel, **kwargs)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         if self.n_ctx < 1 or self.n_seq < 1 or self.n_ubatch < 1:
@@ -100,6 +114,12 @@ class ContextParams:
     def n_tokens_pp(self) -> int:
         """Tokens in the worst-case (prompt) graph llama.cpp reserves: min(n_ctx, n_ubatch)."""
         return min(self.n_ctx_padded, self.n_ubatch, self.n_batch)
+
+    @property
+    def n_outputs_pp(self) -> int:
+        """Logits rows of that graph: min(tokens, n_outputs_max), n_outputs_max defaulting to n_batch."""
+        limit = self.n_outputs_max or min(self.n_ctx_padded, self.n_batch)
+        return min(self.n_tokens_pp, limit)
 
 
 @dataclass(frozen=True, slots=True)

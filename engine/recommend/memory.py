@@ -117,7 +117,7 @@ def host_inputs(desc: ModelDescription, params: ContextParams, copies: int = 1) 
     v_idx = T * I64 if params.flash_attn else T * desc.n_embd_v_gqa * I64
     mask_elem = 2 if params.flash_attn else F32
     kv = kv_layout(desc, params)
-    sizes = [T * I32, desc.n_embd * T * F32, T * I32, min(T, params.n_batch) * I32]
+    sizes = [T * I32, desc.n_embd * T * F32, T * I32, params.n_outputs_pp * I32]
     for swa in kinds:
         sizes += [T * I64, v_idx, (kv.cells_swa if swa else kv.cells_full) * T * mask_elem]
     total = sum(pad(s, 32) for s in sizes) * copies

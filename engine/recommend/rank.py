@@ -105,8 +105,8 @@ def _pick(options: Sequence[Option], min_tps: float, wanted: int) -> tuple[Optio
         why = f"{best.file_type} is the best quality that fits"
         if min_tps > 0:
             why += f" and reaches {min_tps:g} tokens/s"
-        if slower:
-            why += f" ({_order(slower)[0].file_type} also fits but is slower)"
+        if slower:  # name the next step up in quality, not the very best
+            why += f" ({max(slower, key=lambda o: o.quality.ppl_increase).file_type} also fits but is slower)"
         return best, why
     decent = [o for o in fitting if o.quality.ppl_increase <= GOOD_ENOUGH_PPL] or fitting
     best = max(decent, key=lambda o: (_full_context(o, wanted), o.tokens_per_s))

@@ -60,3 +60,8 @@ def test_hardware_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "rtx3060-12gb" in capsys.readouterr().out
     assert _run(["hardware"]) == 0
     assert "CPU:" in capsys.readouterr().out
+
+
+def test_explicit_slots_give_np(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["recommend", "Qwen/Qwen3-8B", "--hardware", "rtx4090-24gb", "--parallel", "2", "--json"]) == 0
+    assert " -np 2" in json.loads(capsys.readouterr().out)["commands"]["llama_server"]

@@ -58,3 +58,11 @@ def test_kv_type_names() -> None:
     assert kv_type("Q8_0") is GGMLType.Q8_0
     with pytest.raises(UsageError, match="not a KV cache type"):
         kv_type("q3_k")
+
+
+def test_llama_server_defaults() -> None:
+    auto = ContextParams.llama_server(n_ctx=8192)
+    assert (auto.n_seq, auto.kv_unified, auto.n_stream, auto.n_ctx_seq, auto.n_outputs_pp) == (4, True, 1, 8192, 4)
+    explicit = ContextParams.llama_server(n_parallel=2, n_ctx=8192)
+    assert (explicit.n_stream, explicit.n_ctx_seq, explicit.n_outputs_pp) == (2, 4096, 2)
+    assert ContextParams(n_ctx=8192).n_outputs_pp == 512  # llama-cli / llama-fit-params: the whole ubatch

@@ -1,4 +1,4 @@
-"""Our memory model against llama.cpp's own dry run (63 recorded CPU runs, exact bytes).
+"""Our memory model against llama.cpp's own dry run (81 recorded CPU runs, exact bytes).
 
 data/llama_cpp_cpu_dry_runs.json holds, for two real GGUFs from PyPI (SmolLM2-135M Q4_1, Gemma 3 270M Q4_K_M)
 and seven synthetic headers shaped like llama-8B, qwen2, qwen3, gemma2, gemma3-4B, phi3 and qwen3moe, the
@@ -31,23 +31,26 @@ def _desc(name: str) -> ModelDescription:
     return from_gguf_metadata(model["metadata"], tensors, name=name)
 
 
-def _params(args: str) -> ContextParams:
-    a = args.split()
+def _params(run: dict[str, Any]) -> ContextParams:
+    a = run["args"].split()
     opt = dict(zip(a[::2], a[1::2]))
-    return ContextParams(
+    kwargs: dict[str, Any] = dict(
         n_ctx=int(opt["-c"]), flash_attn=opt["-fa"] == "on", type_k=GGMLType[opt["-ctk"].upper()],
-        type_v=GGMLType[opt["-ctv"].upper()], n_seq=int(opt["-np"]), n_ubatch=int(opt["-ub"]),
+        type_v=GGMLType[opt["-ctv"].upper()], n_ubatch=int(opt["-ub"]),
     )
+    if run["llama_server_slots"]:  # unified KV pool and one logits row per slot, as llama-server runs
+        return ContextParams.llama_server(**kwargs)
+    return ContextParams(n_seq=int(opt["-np"]), **kwargs)
 
 
 def _ids(run: dict[str, Any]) -> str:
-    return f"{run['model']} {run['args']}"
+    return f"{run['model']} {run['args']}{' server' if run['llama_server_slots'] else ''}"
 
 
 @pytest.mark.parametrize("run", REFERENCE["runs"], ids=_ids)
 def test_host_memory_matches_llama_cpp_to_the_byte(run: dict[str, Any]) -> None:
     desc = _desc(run["model"])
-    est = estimate(desc, weight_plan(desc), _params(run["args"]), [], cpu_only(), cpu_features=AVX512_FEATURES)
+    est = estimate(desc, weight_plan(desc), _params(run), [], cpu_only(), cpu_features=AVX512_FEATURES)
     want = run["llama_cpp_host"]
     # llama.cpp's "Host" row leaves out the CPU_REPACK buffer, which it lists on a line of its own.
     assert est.host.model - est.host.repacked == want["model"]
