@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 from engine.errors import InvalidValuesError, UsageError
 from engine.quant import dequantize, quantize
 from engine.quant.kernels.iq4 import GRID, nl_index
-from tests.unit.engine.quant.test_legacy import V1, V2_IMATRIX, v2_row
+from tests.unit.engine.quant.test_legacy import OTHER_XP, V1, V2_IMATRIX, v2_row
 
 F = np.float32
 K = [int(k) for k in GRID]
@@ -240,3 +240,14 @@ def test_non_finite_values_are_refused(type_name: str, bad: float) -> None:
     x[1, 77] = bad
     with pytest.raises(InvalidValuesError, match="output.weight"):
         quantize(x, type_name, name="output.weight")
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("type_name", ["IQ4_NL", "IQ4_XS"])
+def test_the_generic_array_module_branches_give_the_same_bytes(type_name: str, weighted: bool) -> None:
+    x = np.random.default_rng(12).standard_normal((2, 256)).astype(F)
+    x[0, :32] = 0.0
+    qw = V2_IMATRIX if weighted else None
+    ours = quantize(x, type_name, imatrix=qw, xp=OTHER_XP)
+    assert np.array_equal(ours, quantize(x, type_name, imatrix=qw))
+    assert np.array_equal(dequantize(ours, type_name, 256, xp=OTHER_XP), dequantize(ours, type_name, 256))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import types
+from typing import Any
 
 import numpy as np
 import pytest
@@ -268,3 +270,25 @@ def test_importance_matrix_changes_the_result_and_keeps_it_sane(type_name: str) 
 @pytest.mark.parametrize("type_name", TYPES)
 def test_uses_imatrix_flag(type_name: str) -> None:
     assert kernel_for(type_name).uses_imatrix == (type_name in WEIGHTED)
+
+
+class _OtherArrayModule(types.ModuleType):
+    """numpy under another name: kernels take their non-numpy (CuPy) branches, numpy does the work."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+
+OTHER_XP = _OtherArrayModule("other_xp")
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("type_name", TYPES)
+def test_the_generic_array_module_branches_give_the_same_bytes(type_name: str, weighted: bool) -> None:
+    x = np.random.default_rng(11).standard_normal((3, 256)).astype(F)
+    x[0, :32] = 0.0  # a zero block
+    x[1, 40], x[1, 41] = 9.0, -9.0  # a tie of opposite signs
+    qw = V2_IMATRIX if weighted else None
+    ours = quantize(x, type_name, imatrix=qw, xp=OTHER_XP)
+    assert np.array_equal(ours, quantize(x, type_name, imatrix=qw))
+    assert np.array_equal(dequantize(ours, type_name, 256, xp=OTHER_XP), dequantize(ours, type_name, 256))
