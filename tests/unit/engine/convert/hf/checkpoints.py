@@ -69,10 +69,13 @@ def _layer(i: int, cfg: dict[str, Any], rng: np.random.Generator, family: str) -
     return w
 
 
-def make_checkpoint(folder: Path, config: dict[str, Any], *, family: str, tokenizer: str, embed_rows: int | None = None,
+def make_checkpoint(folder: Path, config: dict[str, Any], *, family: str, tokenizer: str | None, embed_rows: int | None = None,
                     lm_head: bool = True, dtype: str = "BF16", prefix: str = "", extra: dict[str, np.ndarray] | None = None,
-                    seed: int = 0) -> dict[str, np.ndarray]:
-    """Write config.json, model.safetensors and the tokenizer files; returns the float32 values written."""
+                    seed: int = 0, norm_scale: float = 1.0, vision: bool = False) -> dict[str, np.ndarray]:
+    """Write config.json, model.safetensors and (unless ``tokenizer`` is None) the tokenizer files.
+
+    Returns the float32 values written (before any BF16/F16 rounding).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     cfg = config.get("text_config", config)
@@ -84,10 +87,16 @@ def make_checkpoint(folder: Path, config: dict[str, Any], *, family: str, tokeni
     weights = {prefix + k if k.startswith("model.") and prefix else k: v for k, v in weights.items()}
     if lm_head:
         weights["lm_head.weight"] = rng.normal(size=(rows, cfg["hidden_size"]))
+    weights = {k: v * norm_scale if k.endswith("norm.weight") else v for k, v in weights.items()}
+    if vision:
+        weights["vision_tower.vision_model.embeddings.patch_embedding.weight"] = rng.normal(size=(8, 3, 2, 2))
+        weights["multi_modal_projector.mm_input_projection_weight"] = rng.normal(size=(8, cfg["hidden_size"]))
     weights.update(extra or {})
     values = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
     write_safetensors(folder / "model.safetensors", {k: (dtype, v) for k, v in values.items()})
-    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "config.json").write_text(json.dumps(config, indent=1))
+    if tokenizer is None:
+        return values
     source = SPM_DIR if tokenizer == "spm" else BPE_DIR
     names = ("tokenizer.model", "tokenizer_config.json") if tokenizer == "spm" else (
         "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")

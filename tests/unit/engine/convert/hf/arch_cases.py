@@ -1,0 +1,87 @@
+"""Tiny checkpoints of every supported architecture, with the reference files llama.cpp's converter made.
+
+Each case's ``config.json`` and ``model.safetensors`` are committed under ``tests/data/golden/convert-archs/
+<case>/`` (random numbers are not regenerated, so numpy versions cannot change them); the tokenizer files are
+copied in from the golden tiny llamas when a test runs. ``<case>.gguf`` next to them is what
+``convert_hf_to_gguf.py --outtype <outtype>`` (llama.cpp 0c1e570, transformers 5.23, torch 2.14) wrote.
+``make_references.py`` rebuilds all of it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import GOLDEN
+from tests.unit.engine.convert.hf.checkpoints import BPE_DIR, BPE_VOCAB, SPM_DIR, SPM_VOCAB, base_config
+
+ARCHS_DIR = GOLDEN / "convert-archs"
+SPM_FILES = ("tokenizer.model", "tokenizer_config.json")
+BPE_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+
+
+@dataclass(frozen=True)
+class ArchCase:
+    """One tiny checkpoint: its config, how its weights are laid out, and the converter's output type."""
+
+    name: str
+    config: dict[str, Any]
+    family: str
+    tokenizer: str
+    outtype: str = "bf16"
+    dtype: str = "BF16"
+    build: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reference(self) -> Path:
+        return ARCHS_DIR / f"{self.name}.gguf"
+
+    def folder(self, tmp: Path) -> Path:
+        """A complete model folder in ``tmp``: committed weights and config plus the tokenizer files."""
+        target = tmp / self.name
+        shutil.copytree(ARCHS_DIR / self.name, target)
+        source, names = (SPM_DIR, SPM_FILES) if self.tokenizer == "spm" else (BPE_DIR, BPE_FILES)
+        for name in names:
+            shutil.copy(source / name, target / name)
+        return target
+
+
+def _bpe(arch: str, model_type: str, **extra: Any) -> dict[str, Any]:
+    return base_config(arch, model_type, BPE_VOCAB, hidden_size=16, intermediate_size=32, num_attention_heads=2,
+                       num_key_value_heads=1, tie_word_embeddings=True, **extra)
+
+
+_LLAMA3_ROPE = {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                "original_max_position_embeddings": 8192, "rope_type": "llama3"}
+_PHI3_ROPE = {"type": "longrope", "long_factor": [1.0 + i / 4 for i in range(8)], "short_factor": [1.0] * 8}
+_GEMMA3_TEXT = {**base_config("Gemma3ForCausalLM", "gemma3_text", SPM_VOCAB, head_dim=16, sliding_window=512),
+                "architectures": None}
+
+CASES = (
+    ArchCase("mistral", base_config("MistralForCausalLM", "mistral", SPM_VOCAB, sliding_window=None), "llama", "spm"),
+    ArchCase("mistral-f32", base_config("MistralForCausalLM", "mistral", SPM_VOCAB), "llama", "spm",
+             outtype="auto", dtype="F32"),
+    ArchCase("llama3-rope", _bpe("LlamaForCausalLM", "llama", rope_theta=500000.0, rope_scaling=_LLAMA3_ROPE,
+                                 head_dim=8), "llama", "bpe", build={"lm_head": False}),
+    # SentencePiece here: transformers gives model_type qwen2 its own Qwen pre-tokenizer, which the SmolLM2
+    # tokenizer.json would not match (llama.cpp's converter then stops on an unknown hash).
+    ArchCase("qwen2", base_config("Qwen2ForCausalLM", "qwen2", SPM_VOCAB, rope_theta=1000000.0,
+                                  tie_word_embeddings=True), "qwen2", "spm", build={"lm_head": False}),
+    ArchCase("qwen3", _bpe("Qwen3ForCausalLM", "qwen3", head_dim=8), "qwen3", "bpe", build={"lm_head": False}),
+    ArchCase("gemma2", base_config("Gemma2ForCausalLM", "gemma2", SPM_VOCAB, head_dim=16, sliding_window=512,
+                                   query_pre_attn_scalar=16), "gemma2", "spm"),
+    ArchCase("gemma2-f16", base_config("Gemma2ForCausalLM", "gemma2", SPM_VOCAB, head_dim=16), "gemma2", "spm",
+             outtype="auto", dtype="F16", build={"norm_scale": 0.01}),
+    ArchCase("gemma3", base_config("Gemma3ForCausalLM", "gemma3_text", SPM_VOCAB, head_dim=16, sliding_window=512,
+                                   rope_scaling={"rope_type": "linear", "factor": 8.0}, final_logit_softcapping=30.0),
+             "gemma3", "spm", build={"embed_rows": 520, "lm_head": False}),
+    ArchCase("gemma3-mm", {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+                           "text_config": _GEMMA3_TEXT}, "gemma3", "spm",
+             build={"lm_head": False, "prefix": "language_model.", "vision": True}),
+    ArchCase("phi3", base_config("Phi3ForCausalLM", "phi3", SPM_VOCAB, max_position_embeddings=131072,
+                                 original_max_position_embeddings=4096, sliding_window=262144,
+                                 rope_scaling=_PHI3_ROPE), "phi3", "spm", outtype="f16"),
+)
+BY_NAME = {case.name: case for case in CASES}
