@@ -109,16 +109,14 @@ def read_imatrix(path: str | os.PathLike[str]) -> Imatrix:
         weights, datasets, chunks = _from_legacy(p)
         size = None
     return Imatrix(
-        weights=MappingProxyType(dict(sorted(weights.items()))), file=_cut(given),
+        weights=MappingProxyType(dict(sorted(weights.items()))), file=_cut(os.fsencode(given)),
         datasets=datasets, chunk_count=chunks, chunk_size=size,
     )
 
 
 def _cut(text: str | bytes) -> str | bytes:
-    raw = text.encode("utf-8") if isinstance(text, str) else text
-    if len(raw) <= MAX_TEXT_BYTES:
-        return text
-    raw = raw[:MAX_TEXT_BYTES]
+    """The first 127 bytes, as text when they are valid UTF-8 (llama-quantize copies bytes)."""
+    raw = (text.encode("utf-8") if isinstance(text, str) else text)[:MAX_TEXT_BYTES]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -259,3 +260,12 @@ def test_the_path_is_recorded_as_given(tmp_path: Path, monkeypatch: pytest.Monke
     (tmp_path / "sub" / "m.dat").write_bytes(GOOD)
     monkeypatch.chdir(tmp_path)
     assert read_imatrix("./sub/../sub/m.dat").file == "./sub/../sub/m.dat"
+
+
+def test_a_path_that_is_not_utf8_is_recorded_as_its_bytes(tmp_path: Path) -> None:
+    raw = bytes(tmp_path) + b"/m\xff.dat"
+    try:
+        Path(os.fsdecode(raw)).write_bytes(GOOD)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    assert read_imatrix(os.fsdecode(raw)).file == raw[:127]
