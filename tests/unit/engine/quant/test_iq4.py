@@ -232,14 +232,15 @@ def test_rows_that_are_not_whole_blocks_are_refused(type_name: str, unit: int, n
         quantize(np.zeros((2, n_per_row), dtype=F), type_name)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("type_name", ["IQ4_NL", "IQ4_XS"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_values_are_refused(type_name: str, bad: float) -> None:
+def test_non_finite_values_are_refused(type_name: str, bad: float, weighted: bool) -> None:
     """ggml writes a zero scale for a NaN block (and garbage codes); Quantpick refuses the tensor."""
     x = np.ones((2, 256), dtype=F)
     x[1, 77] = bad
     with pytest.raises(InvalidValuesError, match="output.weight"):
-        quantize(x, type_name, name="output.weight")
+        quantize(x, type_name, name="output.weight", imatrix=np.ones(256, F) if weighted else None)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -236,13 +236,14 @@ def test_rows_that_are_not_whole_blocks_are_refused(type_name: str, n_rows: int,
         dequantize(np.zeros((n_rows, 64), dtype=np.uint8), type_name, n_per_row)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("type_name", TYPES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_values_are_refused(type_name: str, bad: float) -> None:
+def test_non_finite_values_are_refused(type_name: str, bad: float, weighted: bool) -> None:
     x = np.ones((2, 64), dtype=F)
     x[1, 40] = bad
     with pytest.raises(InvalidValuesError, match="blk.0.ffn_up.weight"):
-        quantize(x, type_name, name="blk.0.ffn_up.weight")
+        quantize(x, type_name, name="blk.0.ffn_up.weight", imatrix=np.ones(64, F) if weighted else None)
 
 
 def test_a_scale_too_small_for_its_reciprocal_gives_code_zero() -> None:
