@@ -111,12 +111,12 @@ class HardwarePanel(QWidget):
 
     def _build_menu_button(self) -> QToolButton:
         button = QToolButton()
-        button.setText("&Simulate hardware")
+        button.setText("Sim&ulate hardware")
         button.setIcon(svg_icon("action-simulate"))
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         button.setToolTip("Ask \"what if\": pick another machine, or describe one by hand.")
-        menu = QMenu("&Simulate hardware", button)
+        menu = QMenu("Sim&ulate hardware", button)
         this = QAction("&This computer (detect again)", menu)
         this.triggered.connect(self._on_detect_triggered)
         menu.addAction(this)

@@ -58,7 +58,7 @@ class ModelPicker(QWidget):
         self.hub_tab, self.cache_tab, self.catalog_tab = HubTab(), CacheTab(), CatalogTab()
         self.local_tab = local_tab if local_tab is not None else LocalTab()
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.hub_tab, "&Hub search")
+        self.tabs.addTab(self.hub_tab, "Hub se&arch")
         self.tabs.addTab(self.cache_tab, "Do&wnloaded")
         self.tabs.addTab(self.catalog_tab, "&Catalog")
         self.tabs.addTab(self.local_tab, "&Local files")
