@@ -44,7 +44,8 @@ class ArchCase:
         shutil.copytree(ARCHS_DIR / self.name, target)
         source, names = (SPM_DIR, SPM_FILES) if self.tokenizer == "spm" else (BPE_DIR, BPE_FILES)
         for name in names:
-            shutil.copy(source / name, target / name)
+            if not (target / name).exists():  # a case may bring its own tokenizer_config.json
+                shutil.copy(source / name, target / name)
         return target
 
 
@@ -56,6 +57,36 @@ def _bpe(arch: str, model_type: str, **extra: Any) -> dict[str, Any]:
 _LLAMA3_ROPE = {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                 "original_max_position_embeddings": 8192, "rope_type": "llama3"}
 _PHI3_ROPE = {"type": "longrope", "long_factor": [1.0 + i / 4 for i in range(8)], "short_factor": [1.0] * 8}
+_YARN = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1024}
+_CARD = """---
+license: apache-2.0
+language:
+- en
+- fr
+tags:
+- text-generation
+base_model: someone/Base-Model-7B
+datasets:
+- some/dataset
+---
+# Tiny Card Model
+"""
+_GENERATION = '{"temperature": 0.7, "top_p": 0.9, "top_k": 40, "repetition_penalty": 1.1, "do_sample": true}'
+_LLAMA_TOKENIZER_CONFIG = """{
+ "add_bos_token": true, "add_eos_token": false, "add_prefix_space": false,
+ "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>",
+ "chat_template": "{% for m in messages %}[{{ m['content'] }}]{% endfor %}",
+ "added_tokens_decoder": {
+  "0": {"content": "<unk>", "special": true}, "1": {"content": "<s>", "special": true},
+  "2": {"content": "</s>", "special": true}, "500": {"content": "<|user|>", "special": false},
+  "501": {"content": "\u2581hello\u2581world", "special": false}, "502": {"content": "<unused7>", "special": false},
+  "503": {"content": "<tool>", "special": true}}
+}"""
+_PHI3_TOKENIZER_CONFIG = """{
+ "add_bos_token": false, "bos_token": "<s>", "eos_token": "<|endoftext|>", "tokenizer_class": "LlamaTokenizer",
+ "added_tokens_decoder": {"505": {"content": "<|endoftext|>", "special": true},
+                          "506": {"content": "<|assistant|>", "special": false}}
+}"""
 _GEMMA3_TEXT = {**base_config("Gemma3ForCausalLM", "gemma3_text", SPM_VOCAB, head_dim=16, sliding_window=512),
                 "architectures": None}
 
@@ -68,7 +99,7 @@ CASES = (
     # SentencePiece here: transformers gives model_type qwen2 its own Qwen pre-tokenizer, which the SmolLM2
     # tokenizer.json would not match (llama.cpp's converter then stops on an unknown hash).
     ArchCase("qwen2", base_config("Qwen2ForCausalLM", "qwen2", SPM_VOCAB, rope_theta=1000000.0,
-                                  tie_word_embeddings=True), "qwen2", "spm", build={"lm_head": False}),
+                                  tie_word_embeddings=True, rope_scaling=_YARN), "qwen2", "spm", build={"lm_head": False}),
     ArchCase("qwen3", _bpe("Qwen3ForCausalLM", "qwen3", head_dim=8), "qwen3", "bpe", build={"lm_head": False}),
     ArchCase("gemma2", base_config("Gemma2ForCausalLM", "gemma2", SPM_VOCAB, head_dim=16, sliding_window=512,
                                    query_pre_attn_scalar=16), "gemma2", "spm"),
@@ -83,5 +114,16 @@ CASES = (
     ArchCase("phi3", base_config("Phi3ForCausalLM", "phi3", SPM_VOCAB, max_position_embeddings=131072,
                                  original_max_position_embeddings=4096, sliding_window=262144,
                                  rope_scaling=_PHI3_ROPE), "phi3", "spm", outtype="f16"),
+)
+CASES += (
+    ArchCase("llama-sharded", base_config("LlamaForCausalLM", "llama", SPM_VOCAB, num_hidden_layers=3,
+                                          pad_token_id=0), "llama", "spm", outtype="auto", dtype="F16",
+             build={"shards": 2, "files": {"README.md": _CARD, "generation_config.json": _GENERATION,
+                                           "tokenizer_config.json": _LLAMA_TOKENIZER_CONFIG}}),
+    ArchCase("phi3-added", base_config("Phi3ForCausalLM", "phi3", SPM_VOCAB, partial_rotary_factor=0.5,
+                                       sliding_window=None, rope_scaling=None), "phi3", "spm",
+             build={"files": {"tokenizer_config.json": _PHI3_TOKENIZER_CONFIG}}),
+    ArchCase("gemma2-added", base_config("Gemma2ForCausalLM", "gemma2", SPM_VOCAB, head_dim=16), "gemma2", "spm",
+             build={"files": {"tokenizer_config.json": _LLAMA_TOKENIZER_CONFIG}}),
 )
 BY_NAME = {case.name: case for case in CASES}

@@ -43,6 +43,23 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[str, np.ndarray]]) ->
     path.write_bytes(struct.pack("<Q", len(head)) + head + b"".join(blobs))
 
 
+def _write_weights(folder: Path, tensors: dict[str, tuple[str, np.ndarray]], shards: int) -> None:
+    """One model.safetensors, or ``shards`` files (tensors dealt round-robin) with an index."""
+    if shards == 1:
+        write_safetensors(folder / "model.safetensors", tensors)
+        return
+    names = [f"model-{i + 1:05d}-of-{shards:05d}.safetensors" for i in range(shards)]
+    parts: list[dict[str, tuple[str, np.ndarray]]] = [{} for _ in range(shards)]
+    weight_map = {}
+    for i, (name, tensor) in enumerate(tensors.items()):
+        parts[(shards - 1 - i) % shards][name] = tensor
+        weight_map[name] = names[(shards - 1 - i) % shards]
+    for fname, part in zip(names, parts):
+        write_safetensors(folder / fname, part)
+    index = {"metadata": {"total_size": 0}, "weight_map": dict(sorted(weight_map.items()))}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=1))
+
+
 def _layer(i: int, cfg: dict[str, Any], rng: np.random.Generator, family: str) -> dict[str, np.ndarray]:
     d, ff = cfg["hidden_size"], cfg["intermediate_size"]
     hd = cfg.get("head_dim") or d // cfg["num_attention_heads"]
@@ -71,7 +88,8 @@ def _layer(i: int, cfg: dict[str, Any], rng: np.random.Generator, family: str) -
 
 def make_checkpoint(folder: Path, config: dict[str, Any], *, family: str, tokenizer: str | None, embed_rows: int | None = None,
                     lm_head: bool = True, dtype: str = "BF16", prefix: str = "", extra: dict[str, np.ndarray] | None = None,
-                    seed: int = 0, norm_scale: float = 1.0, vision: bool = False) -> dict[str, np.ndarray]:
+                    seed: int = 0, norm_scale: float = 1.0, vision: bool = False, shards: int = 1,
+                    files: dict[str, str] | None = None) -> dict[str, np.ndarray]:
     """Write config.json, model.safetensors and (unless ``tokenizer`` is None) the tokenizer files.
 
     Returns the float32 values written (before any BF16/F16 rounding).
@@ -93,8 +111,10 @@ def make_checkpoint(folder: Path, config: dict[str, Any], *, family: str, tokeni
         weights["multi_modal_projector.mm_input_projection_weight"] = rng.normal(size=(8, cfg["hidden_size"]))
     weights.update(extra or {})
     values = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
-    write_safetensors(folder / "model.safetensors", {k: (dtype, v) for k, v in values.items()})
+    _write_weights(folder, {k: (dtype, v) for k, v in values.items()}, shards)
     (folder / "config.json").write_text(json.dumps(config, indent=1))
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text)
     if tokenizer is None:
         return values
     source = SPM_DIR if tokenizer == "spm" else BPE_DIR
