@@ -1,19 +1,73 @@
-"""Start the desktop app: one QApplication, the main window, and a clean exit code."""
+"""Start the desktop app: one QApplication, logging, the excepthook, the theme, the main window.
+
+``run()`` is what ``quantpick`` with no arguments calls (through ``app.launcher``).
+"""
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import sys
+from pathlib import Path
+
+LOG_FILE_BYTES = 2 << 20
+
+
+def log_dir() -> Path:
+    """Where the log file and crash reports go (the platform's app-data folder)."""
+    from PySide6.QtCore import QStandardPaths
+
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return Path(base or Path.home() / ".quantpick") / "logs"
+
+
+def setup_logging(folder: Path) -> None:
+    """Log to a rotating file (INFO and up) and to the log pane (through the bridge, DEBUG and up)."""
+    from app.bridge import install_handler
+
+    install_handler()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(folder / "quantpick.log", maxBytes=LOG_FILE_BYTES,
+                                                       backupCount=2, encoding="utf-8")
+    except OSError as e:
+        logging.getLogger(__name__).warning("No log file in %s (%s); the log pane still works.", folder, e)
+        return
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("app", "engine", "quantpick"):
+        logging.getLogger(name).addHandler(handler)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Open the main window and run the event loop until it closes."""
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app import errors
+    from app.settings import Settings
+    from app.theme import apply_theme
+    from app.widgets.main_actions import open_wizard
     from app.widgets.main_window import MainWindow
+    from app.widgets.svg_icons import svg_icon
 
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    assert isinstance(app, QApplication)
     app.setApplicationName("Quantpick")
     app.setOrganizationName("Quantpick")
-    window = MainWindow()
+    app.setWindowIcon(svg_icon("app-quantpick"))
+    folder = log_dir()
+    setup_logging(folder)
+    settings = Settings()
+    apply_theme(app, settings.theme())
+    window = MainWindow(settings=settings)
+    previous = errors.install(errors.ExceptHook(log_dir=folder, parent=lambda: window))
+    settings.changed.connect(lambda name: apply_theme(app, settings.theme()) if name == "theme" else None)
     window.show()
-    return int(app.exec())
+    if not settings.wizard_done():
+        QTimer.singleShot(0, lambda: open_wizard(window))
+    try:
+        return int(app.exec())
+    finally:
+        window.queue.shutdown()
+        errors.uninstall(previous)
