@@ -55,7 +55,7 @@ def run(argv: list[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Quantpick")
     app.setOrganizationName("Quantpick")
-    app.setWindowIcon(svg_icon("app-quantpick"))
+    app.setWindowIcon(svg_icon("quantpick"))
     folder = log_dir()
     setup_logging(folder)
     settings = Settings()

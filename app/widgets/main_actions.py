@@ -109,7 +109,7 @@ class Notifier:
         self._window = window
         self._tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
-            self._tray = QSystemTrayIcon(svg_icon("app-quantpick"), window)
+            self._tray = QSystemTrayIcon(svg_icon("quantpick"), window)
             self._tray.setToolTip("Quantpick")
 
     def notify(self, title: str, text: str, *, failed: bool = False) -> None:

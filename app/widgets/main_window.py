@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
                  confirm_quit: Callable[[QWidget, int], bool] = ask_to_stop) -> None:
         super().__init__()
         self.setWindowTitle(f"Quantpick {__version__}")
-        self.setWindowIcon(svg_icon("app-quantpick"))
+        self.setWindowIcon(svg_icon("quantpick"))
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else Settings(QSettings())
         self.queue = queue if queue is not None else JobQueue(self, threads=self.settings.threads())
