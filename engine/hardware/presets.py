@@ -99,7 +99,7 @@ def _build() -> dict[str, HardwareProfile]:
             128,
             120,
             300,
-            (_nvidia("H100 80GB HBM3", 81559, in_use=0, cc="9.0"),),
+            (_nvidia("H100 80GB HBM3", 81559, in_use=480, cc="9.0"),),  # nvidia-smi on an idle H100
         ),
     ]
     return {m.name: m for m in machines}
