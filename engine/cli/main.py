@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engine.cli.cmd_convert",
     "engine.cli.cmd_search",
     "engine.cli.cmd_download",
+    "engine.cli.cmd_hardware",
+    "engine.cli.cmd_recommend",
 )
 EXIT_ERROR = 2
 EXIT_BUG = 1
