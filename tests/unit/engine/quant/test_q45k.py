@@ -134,7 +134,7 @@ def test_rows_not_a_multiple_of_256_are_refused(type_name: str, n_per_row: int) 
 BOUNDS = {
     ("Q4_K", False): (0.12, 0.15),
     ("Q4_K", True): (0.12, 0.25),
-    ("Q5_K", False): (0.06, 0.08),
+    ("Q5_K", False): (0.06, 0.10),  # 5-bit codes plus a 6-bit sub-block scale: up to ~0.09 of the block max
     ("Q5_K", True): (0.06, 0.12),
 }
 distributions = st.sampled_from(["normal", "uniform", "laplace"])
