@@ -62,7 +62,9 @@ def phi3_rope_factors(writer: GGUFWriter, hp: Mapping[str, Any], rope: Mapping[s
     elif kind == "yarn":
         attn_factor = 0.1 * math.log(scale) + 1.0 if scale > 1.0 else 1.0
     else:
-        raise UnsupportedInputError(f"This Phi-3 model uses rope scaling {kind or '(unnamed)'}, which is not supported.")
+        raise UnsupportedInputError(
+            f"This Phi-3 model uses rope scaling {kind or '(unnamed)'}, which is not supported."
+        )
     writer.add_rope_scaling_attn_factors(attn_factor)
     half = phi3_rope_dims(hp, rope) / 2
     if short_factors is None or len(long_factors) != len(short_factors) or len(long_factors) != half:

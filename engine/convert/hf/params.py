@@ -12,6 +12,8 @@ from engine.convert.hf.hparams import find
 from engine.convert.hf.jsonfile import read_json
 from engine.errors import UnsupportedInputError
 
+Params = Mapping[str, Any]
+Rope = dict[str, Any]
 _CTX = ("max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length")
 _FF = ("prefix_dense_intermediate_size", "dense_intermediate_size", "intermediate_size", "n_inner", "hidden_dim")
 _HEADS, _KV_HEADS = ("num_attention_heads", "n_head", "n_heads"), ("num_key_value_heads", "n_kv_heads")
@@ -34,14 +36,15 @@ def _rope_scaling(writer: GGUFWriter, rope: Mapping[str, Any]) -> None:
         writer.add_rope_scaling_factor(factor)
         writer.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
         _optional(writer, writer.add_rope_scaling_yarn_ext_factor, rope.get("extrapolation_factor"))
-        _optional(writer, writer.add_rope_scaling_yarn_attn_factor, rope.get("attention_factor", rope.get("attn_factor")))
+        attn_factor = rope.get("attention_factor", rope.get("attn_factor"))
+        _optional(writer, writer.add_rope_scaling_yarn_attn_factor, attn_factor)
         _optional(writer, writer.add_rope_scaling_yarn_beta_fast, rope.get("beta_fast"))
         _optional(writer, writer.add_rope_scaling_yarn_beta_slow, rope.get("beta_slow"))
     elif kind in ("su", "longrope"):
         writer.add_rope_scaling_type(RopeScalingType.LONGROPE)
 
 
-def generic(writer: GGUFWriter, hp: Mapping[str, Any], rope: dict[str, Any], n_layer: int, ftype: LlamaFileType) -> None:
+def generic(writer: GGUFWriter, hp: Params, rope: Rope, n_layer: int, ftype: LlamaFileType) -> None:
     """The converter's common text-model keys (used as is by Qwen2/Qwen3, extended by Llama and Gemma 3)."""
     writer.add_block_count(n_layer)
     _optional(writer, writer.add_context_length, find(hp, _CTX))
@@ -67,14 +70,16 @@ def generic(writer: GGUFWriter, hp: Mapping[str, Any], rope: dict[str, Any], n_l
     writer.add_file_type(ftype)
 
 
-def _llama(writer: GGUFWriter, hp: Mapping[str, Any], rope: dict[str, Any], n_layer: int, ftype: LlamaFileType) -> None:
+def _llama(writer: GGUFWriter, hp: Params, rope: Rope, n_layer: int, ftype: LlamaFileType) -> None:
     generic(writer, hp, rope, n_layer, ftype)
     writer.add_vocab_size(hp["vocab_size"])
     rope_dim = hp.get("head_dim")
-    writer.add_rope_dimension_count(rope_dim if rope_dim is not None else hp["hidden_size"] // hp["num_attention_heads"])
+    if rope_dim is None:
+        rope_dim = hp["hidden_size"] // hp["num_attention_heads"]
+    writer.add_rope_dimension_count(rope_dim)
 
 
-def _gemma2(writer: GGUFWriter, hp: Mapping[str, Any], rope: dict[str, Any], n_layer: int, ftype: LlamaFileType) -> None:
+def _gemma2(writer: GGUFWriter, hp: Params, rope: Rope, n_layer: int, ftype: LlamaFileType) -> None:
     writer.add_context_length(hp["max_position_embeddings"])
     writer.add_embedding_length(hp["hidden_size"])
     writer.add_block_count(n_layer)
@@ -90,7 +95,7 @@ def _gemma2(writer: GGUFWriter, hp: Mapping[str, Any], rope: dict[str, Any], n_l
     writer.add_sliding_window(hp["sliding_window"])
 
 
-def _gemma3(writer: GGUFWriter, hp: Mapping[str, Any], rope: dict[str, Any], n_layer: int, ftype: LlamaFileType) -> None:
+def _gemma3(writer: GGUFWriter, hp: Params, rope: Rope, n_layer: int, ftype: LlamaFileType) -> None:
     generic(writer, hp, rope, n_layer, ftype)
     writer.add_context_length(hp.get("max_position_embeddings", 131072))
     writer.add_head_count(hp.get("num_attention_heads", 8))
@@ -109,10 +114,10 @@ def _gemma3(writer: GGUFWriter, hp: Mapping[str, Any], rope: dict[str, Any], n_l
 
 def phi3_rope_dims(hp: Mapping[str, Any], rope: Mapping[str, Any]) -> int:
     n_embd, n_head = find(hp, ("hidden_size", "n_embd")), find(hp, ("num_attention_heads", "n_head"))
-    return int(rope.get("partial_rotary_factor", 1.0) * n_embd) // n_head
+    return int(rope.get("partial_rotary_factor", 1.0) * n_embd) // int(n_head)
 
 
-def _phi3(writer: GGUFWriter, hp: Mapping[str, Any], rope: dict[str, Any], n_layer: int, ftype: LlamaFileType) -> None:
+def _phi3(writer: GGUFWriter, hp: Params, rope: Rope, n_layer: int, ftype: LlamaFileType) -> None:
     writer.add_context_length(find(hp, ("n_positions", "max_position_embeddings")))
     writer.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
     writer.add_embedding_length(find(hp, ("hidden_size", "n_embd")))
@@ -145,6 +150,6 @@ def pooling_type(folder: Path) -> PoolingType | None:
     raise UnsupportedInputError("This embedding model uses a pooling mode llama.cpp does not support.")
 
 
-WRITERS: dict[str, Callable[[GGUFWriter, Mapping[str, Any], dict[str, Any], int, LlamaFileType], None]] = {
+WRITERS: dict[str, Callable[[GGUFWriter, Params, Rope, int, LlamaFileType], None]] = {
     "llama": _llama, "qwen2": generic, "qwen3": generic, "gemma2": _gemma2, "gemma3": _gemma3, "phi3": _phi3,
 }

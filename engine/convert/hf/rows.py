@@ -80,7 +80,8 @@ def rotary_source(index: np.ndarray, head: int) -> np.ndarray:
     output row ``2i + s`` of a head comes from row ``s * head/2 + i``.
     """
     h, rest = np.divmod(index, head)
-    return h * head + (rest % 2) * (head // 2) + rest // 2
+    source: np.ndarray = h * head + (rest % 2) * (head // 2) + rest // 2
+    return source
 
 
 def check_dtype(name: str, dtype: str) -> None:

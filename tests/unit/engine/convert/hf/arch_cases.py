@@ -99,7 +99,8 @@ CASES = (
     # SentencePiece here: transformers gives model_type qwen2 its own Qwen pre-tokenizer, which the SmolLM2
     # tokenizer.json would not match (llama.cpp's converter then stops on an unknown hash).
     ArchCase("qwen2", base_config("Qwen2ForCausalLM", "qwen2", SPM_VOCAB, rope_theta=1000000.0,
-                                  tie_word_embeddings=True, rope_scaling=_YARN), "qwen2", "spm", build={"lm_head": False}),
+                                  tie_word_embeddings=True, rope_scaling=_YARN), "qwen2", "spm",
+             build={"lm_head": False}),
     ArchCase("qwen3", _bpe("Qwen3ForCausalLM", "qwen3", head_dim=8), "qwen3", "bpe", build={"lm_head": False}),
     ArchCase("gemma2", base_config("Gemma2ForCausalLM", "gemma2", SPM_VOCAB, head_dim=16, sliding_window=512,
                                    query_pre_attn_scalar=16), "gemma2", "spm"),

@@ -54,7 +54,7 @@ def _write_weights(folder: Path, tensors: dict[str, tuple[str, np.ndarray]], sha
     for i, (name, tensor) in enumerate(tensors.items()):
         parts[(shards - 1 - i) % shards][name] = tensor
         weight_map[name] = names[(shards - 1 - i) % shards]
-    for fname, part in zip(names, parts):
+    for fname, part in zip(names, parts, strict=True):
         write_safetensors(folder / fname, part)
     index = {"metadata": {"total_size": 0}, "weight_map": dict(sorted(weight_map.items()))}
     (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=1))
@@ -71,9 +71,9 @@ def _layer(i: int, cfg: dict[str, Any], rng: np.random.Generator, family: str) -
         w[p + "self_attn.qkv_proj.weight"] = rng.normal(size=(q + 2 * kv, d))
         w[p + "mlp.gate_up_proj.weight"] = rng.normal(size=(2 * ff, d))
         return w
-    w.update({p + "self_attn.q_proj.weight": rng.normal(size=(q, d)), p + "self_attn.k_proj.weight": rng.normal(size=(kv, d)),
-              p + "self_attn.v_proj.weight": rng.normal(size=(kv, d)), p + "mlp.gate_proj.weight": rng.normal(size=(ff, d)),
-              p + "mlp.up_proj.weight": rng.normal(size=(ff, d))})
+    shapes = {"self_attn.q_proj": (q, d), "self_attn.k_proj": (kv, d), "self_attn.v_proj": (kv, d),
+              "mlp.gate_proj": (ff, d), "mlp.up_proj": (ff, d)}
+    w.update({p + name + ".weight": rng.normal(size=shape) for name, shape in shapes.items()})
     if family == "qwen2":
         for proj, n in (("q", q), ("k", kv), ("v", kv)):
             w[p + f"self_attn.{proj}_proj.bias"] = rng.normal(size=n)
@@ -86,9 +86,10 @@ def _layer(i: int, cfg: dict[str, Any], rng: np.random.Generator, family: str) -
     return w
 
 
-def make_checkpoint(folder: Path, config: dict[str, Any], *, family: str, tokenizer: str | None, embed_rows: int | None = None,
-                    lm_head: bool = True, dtype: str = "BF16", prefix: str = "", extra: dict[str, np.ndarray] | None = None,
-                    seed: int = 0, norm_scale: float = 1.0, vision: bool = False, shards: int = 1,
+def make_checkpoint(folder: Path, config: dict[str, Any], *, family: str, tokenizer: str | None,
+                    embed_rows: int | None = None, lm_head: bool = True, dtype: str = "BF16", prefix: str = "",
+                    extra: dict[str, np.ndarray] | None = None, seed: int = 0, norm_scale: float = 1.0,
+                    vision: bool = False, shards: int = 1,
                     files: dict[str, str] | None = None) -> dict[str, np.ndarray]:
     """Write config.json, model.safetensors and (unless ``tokenizer`` is None) the tokenizer files.
 

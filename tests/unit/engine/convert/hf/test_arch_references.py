@@ -12,9 +12,12 @@ from engine.convert.hf import open_hf_source
 from engine.formats.ggml_types import GGMLType
 from tests.unit.engine.convert.hf.arch_cases import CASES, ArchCase
 from tests.unit.engine.convert.hf.gguf_compare import (
-    reference_kvs, reference_tensor_table, source_kvs, tensor_bytes, tensor_table,
+    reference_kvs,
+    reference_tensor_table,
+    source_kvs,
+    tensor_bytes,
+    tensor_table,
 )
-
 
 _OUTTYPES = {"bf16": GGMLType.BF16, "f16": GGMLType.F16, "f32": GGMLType.F32}
 

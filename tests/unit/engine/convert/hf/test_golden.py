@@ -13,7 +13,11 @@ from engine.convert.hf import open_hf_source
 from engine.formats.ggml_types import GGMLType
 from tests.conftest import GOLDEN
 from tests.unit.engine.convert.hf.gguf_compare import (
-    reference_kvs, reference_tensor_table, source_kvs, tensor_bytes, tensor_table,
+    reference_kvs,
+    reference_tensor_table,
+    source_kvs,
+    tensor_bytes,
+    tensor_table,
 )
 
 CONVERT = GOLDEN / "convert"
@@ -61,7 +65,7 @@ def test_other_outtypes_change_only_matrix_types(outtype: GGMLType, file_type: i
     meta = dict(other.metadata)
     assert meta["general.file_type"].value == file_type
     assert [k for k, _ in other.metadata] == [k for k, _ in bf16.metadata]
-    for a, b in zip(bf16.tensors, other.tensors):
+    for a, b in zip(bf16.tensors, other.tensors, strict=True):
         assert (a.name, a.shape) == (b.name, b.shape)
         assert b.dtype == (GGMLType.F32 if a.dtype == GGMLType.F32 else outtype)
         np.testing.assert_array_equal(a.read_rows(0, a.n_rows), b.read_rows(0, b.n_rows))

@@ -42,7 +42,8 @@ def test_phi3_rope_su_becomes_longrope_and_the_converter_adds_original_context()
 
 
 def test_gemma3_rope_is_nested_by_layer_type() -> None:
-    hp = load_hparams({"rope_scaling": {"rope_type": "linear", "factor": 8.0}, "rope_local_base_freq": 5000.0}, "gemma3")
+    config = {"rope_scaling": {"rope_type": "linear", "factor": 8.0}, "rope_local_base_freq": 5000.0}
+    hp = load_hparams(config, "gemma3")
     rope = converter_rope(hp)
     assert rope["full_attention"] == {"rope_type": "linear", "factor": 8.0, "rope_theta": 1_000_000.0}
     assert rope["sliding_attention"] == {"rope_type": "default", "rope_theta": 5000.0}

@@ -116,9 +116,9 @@ def test_named_templates_and_key_order(tmp_path: Path) -> None:
     sv.add_to(writer)
     meta = dict(to_meta(writer))
     # no bos_token: the cls token stands in for it; cls itself has no GGUF key
-    assert list(meta) == ["general.architecture", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.add_bos_token",
-                          "tokenizer.ggml.add_eos_token", "tokenizer.chat_template.tool_use",
-                          "tokenizer.chat_templates", "tokenizer.chat_template"]
+    assert list(meta) == ["general.architecture", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                          "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token",
+                          "tokenizer.chat_template.tool_use", "tokenizer.chat_templates", "tokenizer.chat_template"]
     assert meta["tokenizer.chat_template"].value == "DEFAULT"
     assert sv.ids == {"bos": 1, "eos": 2, "cls": 1}
     assert meta["tokenizer.chat_templates"].value == ["tool_use"]
