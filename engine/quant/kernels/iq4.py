@@ -31,7 +31,7 @@ GRID = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69
 GROUP_MAX_EPS = F32(1e-15)
 NTRY = 7
 _SUB_SHIFTS = np.arange(0, 16, 2, dtype=np.uint16)  # where sub-block ib's 2 high scale bits sit in scales_h
-_STEP = 1024  # blocks per candidate search: (32, 16, 1024) binary32 temporaries stay near the cache
+_STEP = 512  # blocks per candidate search: (32, 16, 512) binary32 temporaries of 1 MiB stay in cache
 
 
 def _thresholds() -> np.ndarray:
