@@ -74,13 +74,16 @@ def seq_sum_rows(a: Any, xp: ModuleType) -> Any:
 
 
 def seq_sum_last(a: Any, xp: ModuleType) -> Any:
-    """Sum over the last axis strictly left to right in binary32 (``np.add.accumulate`` is sequential)."""
-    if xp is np:
+    """Sum over the last axis strictly left to right in binary32.
+
+    numpy's ``add.accumulate`` is sequential but pays a C call per row, so short rows are summed
+    position-major instead: one contiguous vector add per position.
+    """
+    if xp is np and a.shape[-1] > 64:
         return np.add.accumulate(a, axis=-1, dtype=np.float32)[..., -1]
-    acc = a[..., 0]
-    for i in range(1, a.shape[-1]):
-        acc = acc + a[..., i]
-    return acc
+    lead = a.shape[:-1]
+    cols = xp.ascontiguousarray(a.reshape(-1, a.shape[-1]).T)
+    return seq_sum_rows(cols, xp).reshape(lead)
 
 
 def half_bytes(v: Any, xp: ModuleType) -> Any:
