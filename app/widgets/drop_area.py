@@ -87,7 +87,8 @@ class DropArea(QWidget):
         self._list.setWordWrap(True)
         self._list.setAccessibleName("Dropped models")
         self._list.setIconSize(QSize(20, 20))
-        self._list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self._list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self._list.setMaximumHeight(self.fontMetrics().height() * 7)
         self._list.currentItemChanged.connect(self._on_list_current_item_changed)
         self._details = QLabel()
         self._details.setObjectName("dropDetails")
@@ -203,12 +204,13 @@ class DropArea(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._zone)
-        layout.addWidget(self._list, 1)
+        layout.addWidget(self._list)
         layout.addWidget(self._details)
         layout.addWidget(types_label)
         layout.addLayout(grid)
         layout.addLayout(folder_row)
         layout.addLayout(action_row)
+        layout.addStretch(1)
 
     # -- state --------------------------------------------------------------------------------------
 
@@ -221,6 +223,8 @@ class DropArea(QWidget):
         return pairs
 
     def _update_state(self) -> None:
+        self._list.setVisible(bool(self._items))  # compact until something is dropped
+        self._details.setVisible(bool(self._items))
         pairs = self._pairs()
         n_jobs = sum(len(types) for _, types in pairs)
         self._convert.setEnabled(n_jobs > 0 and bool(self._folder.text().strip()))
@@ -262,7 +266,8 @@ class DropArea(QWidget):
 
     def _render(self, widget_item: QListWidgetItem, item: DropItem) -> None:
         if item.failure is not None:
-            widget_item.setText(f"{item.name}: {item.failure.message}")
+            said = item.failure.message
+            widget_item.setText(said if said.startswith(item.name) else f"{item.name}: {said}")
             widget_item.setIcon(svg_icon("state-failed"))
         else:
             facts = summary_lines(item.summary) if item.summary is not None else []

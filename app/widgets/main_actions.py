@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QToolBar, QWidget
 
@@ -40,8 +40,17 @@ def _action(parent: QWidget, text: str, slot: object, *, icon: str = "", shortcu
 
 
 def open_wizard(window: MainWindow) -> FitWizard:
-    """Open the hardware-fit wizard for this window's hardware; what it decides goes into the queue."""
+    """Open the hardware-fit wizard for this window's hardware; what it decides goes into the queue.
+
+    One wizard at a time: asking again brings the open one to the front. A closed wizard is deleted.
+    """
+    current = window.findChild(FitWizard)
+    if current is not None and current.isVisible():
+        current.raise_()
+        current.activateWindow()
+        return current
     wizard = FitWizard(window, hardware=window.hardware.profile())
+    wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     wizard.download_requested.connect(window.handle_download_request)
     wizard.conversion_requested.connect(window.handle_conversion_request)
     wizard.finished.connect(lambda _result: window.settings.set("wizard_done", True))
@@ -95,7 +104,7 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     toolbar = QToolBar("Main toolbar", window)
     toolbar.setObjectName("main-toolbar")
     toolbar.setIconSize(QSize(20, 20))
-    toolbar.setToolButtonStyle(window.toolButtonStyle())
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     for name in ("open_file", "open_folder", "wizard", "settings"):
         toolbar.addAction(actions[name])
     window.addToolBar(toolbar)

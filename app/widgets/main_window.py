@@ -105,8 +105,8 @@ class MainWindow(QMainWindow):
         convert = QSplitter(Qt.Orientation.Vertical)
         convert.addWidget(self.drop_area)
         convert.addWidget(self.job_view)
-        convert.setStretchFactor(0, 3)
-        convert.setStretchFactor(1, 2)
+        convert.setStretchFactor(0, 0)
+        convert.setStretchFactor(1, 1)
         convert.setChildrenCollapsible(False)
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -143,6 +143,8 @@ class MainWindow(QMainWindow):
         self.queue.job_ended.connect(self._on_queue_job_ended)
         self.queue.idle.connect(self._on_queue_idle)
         self.settings.changed.connect(self._on_settings_changed)
+        if self.hardware.profile() is not None:  # a panel made with a profile announced it before we listened
+            self.recommend.set_hardware(self.hardware.profile())
 
     # -- public API ---------------------------------------------------------------------------------
 
