@@ -87,6 +87,17 @@ _PHI3_TOKENIZER_CONFIG = """{
  "added_tokens_decoder": {"505": {"content": "<|endoftext|>", "special": true},
                           "506": {"content": "<|assistant|>", "special": false}}
 }"""
+_SPM_TOKENIZER_JSON = """{
+ "added_tokens": [{"id": 0, "content": "<unk>", "special": true}, {"id": 1, "content": "<s>", "special": true},
+                  {"id": 2, "content": "</s>", "special": true}],
+ "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"}, {"type": "Lowercase"}]},
+ "post_processor": {"type": "TemplateProcessing",
+   "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+   "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}]},
+ "model": {"type": "BPE", "byte_fallback": true, "vocab": {}, "merges": []},
+ "decoder": {"type": "Sequence", "decoders": []}
+}"""
 _GEMMA3_TEXT = {**base_config("Gemma3ForCausalLM", "gemma3_text", SPM_VOCAB, head_dim=16, sliding_window=512),
                 "architectures": None}
 
@@ -126,5 +137,7 @@ CASES += (
              build={"files": {"tokenizer_config.json": _PHI3_TOKENIZER_CONFIG}}),
     ArchCase("gemma2-added", base_config("Gemma2ForCausalLM", "gemma2", SPM_VOCAB, head_dim=16), "gemma2", "spm",
              build={"files": {"tokenizer_config.json": _LLAMA_TOKENIZER_CONFIG}}),
+    ArchCase("llama-spm-json", base_config("LlamaForCausalLM", "llama", SPM_VOCAB), "llama", "spm",
+             build={"files": {"tokenizer.json": _SPM_TOKENIZER_JSON}}),
 )
 BY_NAME = {case.name: case for case in CASES}
