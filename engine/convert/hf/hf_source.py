@@ -8,6 +8,7 @@ architecture keys, the quantization version, and last the tokenizer.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from engine.convert.hf.generated import llama3_rope_freqs, phi3_rope_factors
 from engine.convert.hf.hparams import converter_rope, find, load_hparams
 from engine.convert.hf.kv import add_general, quiet_gguf, to_meta
 from engine.convert.hf.params import WRITERS, pooling_type
-from engine.convert.hf.tensors import TensorContext, auto_outtype, checkpoint_order, source_tensor
+from engine.convert.hf.tensors import (
+    CheckpointTensor, TensorContext, auto_outtype, checkpoint_order, source_tensor,
+)
 from engine.convert.hf.vocab import spm_vocab_size, write_vocab
 from engine.convert.hf.vocab_bpe import n_vocab_real
 from engine.convert.hf.vocab_spm import load_model
@@ -74,8 +77,8 @@ def open_hf_source(folder: Path, *, outtype: GGMLType | None = None) -> Conversi
         raise
 
 
-def _build(folder: Path, spec: archs.ArchSpec, hp: dict[str, Any], n_layer: int, checkpoint: list[Any],
-           outtype: GGMLType, fds: dict[str, int], close: Any) -> ConversionSource:
+def _build(folder: Path, spec: archs.ArchSpec, hp: dict[str, Any], n_layer: int, checkpoint: list[CheckpointTensor],
+           outtype: GGMLType, fds: dict[str, int], close: Callable[[], None]) -> ConversionSource:
     rope = converter_rope(hp)
     writer = GGUFWriter(path=None, arch=spec.gguf_arch)
     generated: list[SourceTensor] = []
