@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench fuzz clean
+.PHONY: run test bench fuzz clean package package-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run --out bench/results.md $(if $(LLAMA_QUANTIZE),--llama-quantize $(LLAMA_QUANTIZE))
+
+# The double-clickable bundle for this OS (dist/quantpick, on Linux also dist/Quantpick.AppDir): packaging/README.md.
+package: $(STAMP)
+	$(PY) -m pip install --quiet -r packaging/requirements.txt
+	nice -n 10 $(PY) packaging/build.py
+
+# Build it, then run the frozen binary: --version, a Q8_0 conversion, the window (offscreen), its files.
+package-test: package
+	QT_QPA_PLATFORM=offscreen QUANTPICK_BUNDLE=dist/quantpick/quantpick $(PY) -m pytest -q tests/packaging
 
 clean:
 	rm -rf $(VENV) build *.egg-info
