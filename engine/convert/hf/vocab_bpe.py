@@ -20,7 +20,6 @@ from engine.convert.hf.spm import CONTROL, NORMAL, UNUSED, USER_DEFINED
 from engine.convert.hf.vocab_spm import looks_special
 from engine.errors import CorruptInputError, UnsupportedInputError
 from engine.resources_path import resource_path
-from engine.resources_path import resource_path
 
 PRE_TOKENIZERS_PATH = resource_path("bpe_pre_tokenizers.json")
 # transformers' clean_up_tokenization, applied when tokenizer_config asks for it.
@@ -39,7 +38,7 @@ class BpeVocab:
 
 @lru_cache(maxsize=1)
 def _pre_table() -> tuple[str, dict[str, str]]:
-    data = json.loads(resource_path("bpe_pre_tokenizers.json").read_text(encoding="utf-8"))
+    data = json.loads(PRE_TOKENIZERS_PATH.read_text(encoding="utf-8"))
     return data["check_text"], data["hashes"]
 
 
