@@ -18,6 +18,12 @@ class Quality:
     grade: str
     estimated: bool = False
 
+    @property
+    def rank(self) -> float:
+        """The figure used to compare types: losses below LOSSLESS_PPL are measurement noise and count as
+        equal, so Q8_0 ties with F16/BF16 and wins on size and speed, as people who run models expect."""
+        return 0.0 if self.ppl_increase <= LOSSLESS_PPL else self.ppl_increase
+
 
 # +ppl @ Llama-3-8B from tools/quantize/quantize.cpp QUANT_OPTIONS (llama.cpp 0c1e570).
 PPL_INCREASE: dict[str, tuple[float, bool]] = {
@@ -27,8 +33,9 @@ PPL_INCREASE: dict[str, tuple[float, bool]] = {
     "Q5_K_S": (0.1049, False), "Q5_K_M": (0.0569, False), "Q6_K": (0.0217, False), "Q8_0": (0.0026, False),
     "F16": (0.0020, False), "BF16": (0.0, False), "F32": (0.0, False),
 }
+LOSSLESS_PPL = 0.01
 GRADES: tuple[tuple[float, str], ...] = (
-    (0.01, "lossless"), (0.06, "near-lossless"), (0.2, "very good"), (0.5, "good"), (1.0, "noticeable loss"),
+    (LOSSLESS_PPL, "lossless"), (0.06, "near-lossless"), (0.2, "very good"), (0.5, "good"), (1.0, "noticeable loss"),
     (float("inf"), "heavy loss"),
 )
 

@@ -85,7 +85,7 @@ DEFAULT_MIN_TOKENS_PER_S = 10.0  # a comfortable reading speed
 
 
 def _order(options: Sequence[Option]) -> list[Option]:
-    return sorted(options, key=lambda o: (not o.fit.fits, o.quality.ppl_increase, -o.tokens_per_s))
+    return sorted(options, key=lambda o: (not o.fit.fits, o.quality.rank, -o.tokens_per_s))
 
 
 def _full_context(o: Option, wanted: int) -> bool:
@@ -100,8 +100,8 @@ def _pick(options: Sequence[Option], min_tps: float, wanted: int) -> tuple[Optio
         return None, "No file type fits this machine, even with the context at its minimum"
     fast = [o for o in fitting if o.tokens_per_s >= min_tps]
     if fast:
-        best = min(fast, key=lambda o: (not _full_context(o, wanted), o.quality.ppl_increase, -o.tokens_per_s))
-        slower = [o for o in fitting if o.quality.ppl_increase < best.quality.ppl_increase and o not in fast]
+        best = min(fast, key=lambda o: (not _full_context(o, wanted), o.quality.rank, -o.tokens_per_s))
+        slower = [o for o in fitting if o.quality.rank < best.quality.rank and o not in fast]
         why = f"{best.file_type} is the best quality that fits"
         if min_tps > 0:
             why += f" and reaches {min_tps:g} tokens/s"

@@ -21,9 +21,17 @@ def test_best_quality_that_fits_fast_enough() -> None:
     rec = recommend(LLAMA_8B, PRESETS["rtx3060-12gb"], FitRequest(n_ctx=8192))
     assert rec.best is not None and rec.best.fit.mode == "gpu"
     fitting_gpu = [o for o in rec.options if o.fit.mode == "gpu" and o.tokens_per_s >= 10]
-    assert rec.best.quality.ppl_increase == min(o.quality.ppl_increase for o in fitting_gpu)
+    assert rec.best.quality.rank == min(o.quality.rank for o in fitting_gpu)
     assert rec.best.file_type in rec.explanation and "tokens/s" in rec.explanation
     assert rec.options[0].fit.fits and not rec.options[-1].fit.fits or all(o.fit.fits for o in rec.options)
+
+
+def test_q8_0_beats_16_bit_when_both_fit() -> None:
+    """Below 0.01 perplexity the difference is noise: the smaller, faster Q8_0 wins over BF16/F16."""
+    tiny = from_catalog("TinyLlama/TinyLlama-1.1B-Chat-v1.0")
+    rec = recommend(tiny, PRESETS["rtx3060-12gb"], FitRequest(n_ctx=2048))
+    assert {o.file_type for o in rec.options if o.fit.mode == "gpu"} >= {"Q8_0", "BF16"}
+    assert rec.best is not None and rec.best.file_type == "Q8_0"
 
 
 def test_speed_floor_changes_the_pick() -> None:
