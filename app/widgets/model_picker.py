@@ -6,7 +6,6 @@ threads; the HubClient is created lazily on a worker thread too (it reads the to
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from app.widgets.background import BackgroundRunner, describe_error
+from app.widgets.background import BackgroundRunner, LazyClient, describe_error, network_pool
 from app.widgets.model_choice import ChoiceKind, ModelChoice
 from app.widgets.model_tabs import CacheTab, CatalogTab, HubTab, LocalTab
 from engine.formats.summary import summarize
@@ -34,7 +33,7 @@ class ModelPicker(QWidget):
     Args:
         client: a HubClient (or an object with the same search/details/cached_models/catalog members);
             None creates ``client_factory()`` on first use, on a worker thread.
-        runner: where look-ups run (default: a runner on Qt's global pool).
+        runner: where look-ups run (default: a runner on the network pool).
         local_tab: replace the local-files tab (tests inject one with fake file dialogs).
     """
 
@@ -45,10 +44,8 @@ class ModelPicker(QWidget):
                  client_factory: Callable[[], Any] = HubClient, runner: BackgroundRunner | None = None,
                  local_tab: LocalTab | None = None) -> None:
         super().__init__(parent)
-        self._client = client
-        self._client_factory = client_factory
-        self._client_lock = threading.Lock()
-        self._runner = runner if runner is not None else BackgroundRunner(self)
+        self._client = LazyClient((lambda: client) if client is not None else client_factory)
+        self._runner = runner if runner is not None else BackgroundRunner(self, pool=network_pool())
         self._runner.finished.connect(self._on_runner_finished)
         self._runner.failed.connect(self._on_runner_failed)
         self._runner.busy_changed.connect(self.busy_changed)
@@ -118,20 +115,12 @@ class ModelPicker(QWidget):
         self.hub_tab.text.setText(query.text)
         self._on_hub_tab_search_requested(query)
 
-    # -- look-ups (all on worker threads) -----------------------------------------------------------
+    # -- look-ups (run on worker threads; they capture the client holder, never the widget) -------------
 
-    def _hub(self) -> Any:
-        with self._client_lock:
-            if self._client is None:
-                self._client = self._client_factory()
-            return self._client
-
-    def _catalog_entry(self, repo_id: str) -> CatalogEntry | None:
-        return self._hub().catalog.get(repo_id)
-
-    def _lookup_hub(self, repo_id: str, kind: ChoiceKind, cached: CachedModel | None) -> ModelChoice:
-        details = self._hub().details(repo_id)
-        return ModelChoice(kind, repo_id, repo_id, details=details, catalog=self._catalog_entry(repo_id),
+    @staticmethod
+    def _lookup(client: LazyClient, repo_id: str, kind: ChoiceKind, cached: CachedModel | None) -> ModelChoice:
+        hub = client.get()
+        return ModelChoice(kind, repo_id, repo_id, details=hub.details(repo_id), catalog=hub.catalog.get(repo_id),
                            cached=cached)
 
     # -- slots --------------------------------------------------------------------------------------
@@ -143,21 +132,26 @@ class ModelPicker(QWidget):
             self._on_cache_tab_refresh_requested()
         elif widget is self.catalog_tab and _CATALOG not in self._loaded:
             self._loaded.add(_CATALOG)
-            self._runner.submit(_CATALOG, lambda: self._hub().catalog)
+            client = self._client
+            self._runner.submit(_CATALOG, lambda: client.get().catalog)
 
     def _on_hub_tab_search_requested(self, query: SearchQuery) -> None:
-        self._runner.submit(_SEARCH, lambda: self._hub().search(query))
+        client = self._client
+        self._runner.submit(_SEARCH, lambda: client.get().search(query))
 
     def _on_hub_tab_summary_selected(self, summary: ModelSummary) -> None:
         self._show_pending(summary.repo_id)
-        self._runner.submit(_DETAILS, lambda: self._lookup_hub(summary.repo_id, ChoiceKind.HUB, None))
+        client, lookup = self._client, self._lookup
+        self._runner.submit(_DETAILS, lambda: lookup(client, summary.repo_id, ChoiceKind.HUB, None))
 
     def _on_cache_tab_refresh_requested(self) -> None:
-        self._runner.submit(_CACHE, lambda: self._hub().cached_models())
+        client = self._client
+        self._runner.submit(_CACHE, lambda: client.get().cached_models())
 
     def _on_cache_tab_cached_selected(self, model: CachedModel) -> None:
         self._show_pending(model.repo_id)
-        self._runner.submit(_DETAILS, lambda: self._lookup_hub(model.repo_id, ChoiceKind.CACHE, model))
+        client, lookup = self._client, self._lookup
+        self._runner.submit(_DETAILS, lambda: lookup(client, model.repo_id, ChoiceKind.CACHE, model))
 
     def _on_catalog_tab_entry_selected(self, entry: CatalogEntry) -> None:
         self._runner.submit(_DETAILS, lambda: ModelChoice(ChoiceKind.CATALOG, entry.repo_id, entry.name,

@@ -45,7 +45,7 @@ class ActionPage(StatePage):
                          "Download a ready-made GGUF of the chosen type, or convert the model on this computer.")
         self._client_factory = client_factory
         self._submit = submit
-        self._ask_folder = ask_folder or (lambda: QFileDialog.getExistingDirectory(self, "Output folder"))
+        self._ask_folder = ask_folder or self._folder_dialog
         self._runner = runner
         self._user_chose = False
         runner.finished.connect(self._on_runner_finished)
@@ -133,6 +133,9 @@ class ActionPage(StatePage):
 
     def _on_out_dir_text_changed(self, text: str) -> None:
         self.state.out_dir = Path(text).expanduser() if text.strip() else None
+
+    def _folder_dialog(self) -> str:
+        return QFileDialog.getExistingDirectory(self, "Output folder")
 
     def _on_browse_clicked(self) -> None:
         if chosen := self._ask_folder():

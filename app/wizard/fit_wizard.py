@@ -6,35 +6,19 @@ decided to do so the main window can queue it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
-from app.widgets.background import BackgroundRunner
+from app.widgets.background import BackgroundRunner, LazyClient, network_pool
 from app.widgets.requests import ConversionRequest, DownloadRequest
 from app.wizard.action_pages import ActionPage, DonePage
 from app.wizard.pages import GoalsPage, HardwarePage, ModelPage, RecommendationPage
 from app.wizard.state import Step, WizardState
 from engine.hardware import PRESETS, HardwareProfile, detect
 from engine.hub import HubClient
-
-
-class SharedClient:
-    """One Hub client for every page, created on first use by whichever worker thread asks first."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._client: Any | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._factory()
-            return self._client
 
 
 class FitWizard(QWizard):
@@ -64,14 +48,15 @@ class FitWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
         self.state = WizardState(hardware=hardware)
-        self.runner = BackgroundRunner(self)
-        shared = SharedClient((lambda: client) if client is not None else client_factory)
+        self.runner = BackgroundRunner(self)  # probing and recommendations
+        self.hub_runner = BackgroundRunner(self, pool=network_pool())  # Hub look-ups
+        shared = LazyClient((lambda: client) if client is not None else client_factory)
         self.setPage(Step.HARDWARE, HardwarePage(self.state, detect_fn=detect_fn, presets=dict(presets),
                                                  runner=self.runner))
-        self.setPage(Step.MODEL, ModelPage(self.state, client_factory=shared.get, runner=self.runner))
+        self.setPage(Step.MODEL, ModelPage(self.state, client_factory=shared.get, runner=self.hub_runner))
         self.setPage(Step.GOALS, GoalsPage(self.state))
         self.setPage(Step.RECOMMENDATION, RecommendationPage(self.state, runner=self.runner))
-        self.setPage(Step.ACTION, ActionPage(self.state, client_factory=shared.get, runner=self.runner,
+        self.setPage(Step.ACTION, ActionPage(self.state, client_factory=shared.get, runner=self.hub_runner,
                                              submit=self._on_action_page_submit, ask_folder=ask_folder))
         self.setPage(Step.DONE, DonePage(self.state))
         self.setStartId(Step.HARDWARE)

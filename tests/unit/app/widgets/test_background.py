@@ -59,3 +59,28 @@ def test_failures_become_sentences(qtbot) -> None:
     key, error = blocker.args
     assert key == "x" and describe_error(error) == "No such preset. Pick another."
     assert describe_error(ValueError("boom")).startswith("Something unexpected went wrong (ValueError: boom)")
+
+
+@pytest.mark.gui
+def test_a_runner_deleted_mid_call_is_never_reached(qtbot) -> None:
+    import shiboken6
+    from PySide6.QtCore import QThreadPool
+
+    release = threading.Event()
+    done = threading.Event()
+    runner = BackgroundRunner()
+    seen: list[object] = []
+    runner.finished.connect(seen.append)
+
+    def slow() -> str:
+        release.wait(5)
+        done.set()
+        return "late"
+
+    runner.submit("k", slow)
+    shiboken6.delete(runner)  # the window closed while the call runs
+    release.set()
+    assert done.wait(5)
+    QThreadPool.globalInstance().waitForDone(5000)
+    qtbot.wait(50)  # let the queued answer arrive at the relay
+    assert seen == []

@@ -87,3 +87,23 @@ def test_local_tab_describes_a_checkpoint_and_refuses_pickles(qtbot, fake_hub, t
     assert picker.tabs.currentWidget() is local and local.path.text() == str(pickle)
     qtbot.waitUntil(lambda: "Could not read this model" in picker.facts.text(), timeout=5000)
     assert picker.choice() is choice
+
+
+@pytest.mark.gui
+def test_downloaded_tab_lists_the_cache_and_picks_a_convertible_snapshot(qtbot, fake_hub, tmp_path: Path) -> None:
+    from engine.hub import CachedModel, RepoFile
+
+    snapshot = tmp_path / "snapshots" / "abc"
+    cached = CachedModel("HuggingFaceTB/SmolLM2-135M", snapshot, 270_000_000,
+                         (RepoFile("config.json", 700), RepoFile("model.safetensors", 269_000_000)), "abc",
+                         convertible=True)
+    fake_hub.cached_models = lambda: [cached]
+    picker = ModelPicker(client=fake_hub)
+    qtbot.addWidget(picker)
+    picker.show_tab(ChoiceKind.CACHE)
+    qtbot.waitUntil(lambda: picker.cache_tab.table.records.rowCount() == 1, timeout=5000)
+    assert "1 model(s)" in picker.cache_tab.status.text()
+    with qtbot.waitSignal(picker.model_selected, timeout=5000) as blocker:
+        picker.cache_tab.table.select_row(0)
+    choice = blocker.args[0]
+    assert choice.kind is ChoiceKind.CACHE and choice.cached is cached and choice.path == snapshot

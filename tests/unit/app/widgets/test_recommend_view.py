@@ -4,8 +4,9 @@ selected row, copy buttons, and download/convert requests."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication
 
+from app.widgets.memory_bar import PART_COLORS
 from app.widgets.memory_usage import Part
 from app.widgets.model_choice import ChoiceKind, ModelChoice
 from app.widgets.recommend_view import RecommendView
@@ -83,6 +84,10 @@ def test_best_row_is_selected_marked_and_explained(qtbot) -> None:
     usage = view.bar.usage()
     assert usage[0].label.startswith("GPU 0") and dict(usage[0].parts)[Part.WEIGHTS] == \
         best.option.fit.memory.gpus[0].model
+    view.resize(900, 700)
+    image = view.bar.grab().toImage()
+    y = view.bar.fontMetrics().height() * 2
+    assert PART_COLORS[Part.WEIGHTS] in {QColor(image.pixel(x, y)).name() for x in range(image.width())}
     view.select_file_type("Q2_K")
     assert view.selected_row().file_type == "Q2_K"
     assert dict(view.bar.usage()[0].parts)[Part.WEIGHTS] < dict(usage[0].parts)[Part.WEIGHTS]
