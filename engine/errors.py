@@ -6,6 +6,25 @@ Every error carries two parts: what happened (``message``) and what to do about 
 
 from __future__ import annotations
 
+import re
+
+# Messages quote names and values from untrusted files; a 1 MB tensor name must not become a 1 MB
+# message, nor a newline in a name a second line.
+_LONG_WORD = re.compile(r"\S{121,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+_MAX_CHARS = 900
+
+
+def plain_text(text: str) -> str:
+    """One printable line of at most ~900 characters: control characters escaped, long runs shortened."""
+    text = _CONTROL.sub(lambda m: ascii(m[0])[1:-1], text)
+    text = _LONG_WORD.sub(lambda m: f"{m[0][:60]}...({len(m[0]) - 80} more)...{m[0][-20:]}", text)
+    if len(text) > _MAX_CHARS:
+        text = f"{text[:600]} ...({len(text) - 800} more characters)... {text[-200:]}"
+    return text
+
 
 class QuantpickError(Exception):
     """Base of every error Quantpick raises on purpose."""
@@ -13,8 +32,8 @@ class QuantpickError(Exception):
     default_hint = "If this keeps happening, run again with --debug and report the details."
 
     def __init__(self, message: str, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint if hint is not None else self.default_hint
+        self.message = plain_text(message)
+        self.hint = plain_text(hint if hint is not None else self.default_hint)
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -134,7 +134,7 @@ def tokenizer_kind(folder: Path) -> str | None:
             raise CorruptInputError(f"tokenizer.json in {folder} is not valid JSON ({e}).") from e
         model = tok.get("model") if isinstance(tok, dict) else None
         kind = model.get("type") if isinstance(model, dict) else None
-        return _TOKENIZER_KINDS.get(kind, str(kind).lower()) if kind else None
+        return _TOKENIZER_KINDS.get(kind, kind.lower()) if isinstance(kind, str) and kind else None
     if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
         return "bpe"
     return None

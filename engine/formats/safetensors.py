@@ -246,6 +246,8 @@ def _entry(name: str, value: Any, fail: Any) -> SafetensorInfo:
     if not isinstance(value, dict) or set(value) != _ENTRY_KEYS:
         raise fail(f"the entry for {name} must have exactly the keys dtype, shape and data_offsets")
     dtype, shape, offsets = value["dtype"], value["shape"], value["data_offsets"]
+    if not isinstance(dtype, str):
+        raise fail(f"tensor {name} has unknown dtype {dtype!r}")
     if dtype not in DTYPES:
         if dtype in UNSUPPORTED_DTYPES:
             raise UnsupportedInputError(

@@ -180,7 +180,8 @@ def _gguf_entry(gf: GGUFFile, name: str, sums_name: str | None, counts_name: str
     # llama-quantize reads counts back with lround (half away from zero) and divides in binary32.
     whole = np.floor(counts.astype(np.float64) + 0.5).astype(np.float32)
     used = whole > 0
-    qw = np.where(used[:, None], sums / np.where(used, whole, np.float32(1.0))[:, None], np.float32(1.0))
+    with np.errstate(invalid="ignore", over="ignore"):  # a signalling NaN in the file; _frozen refuses it
+        qw = np.where(used[:, None], sums / np.where(used, whole, np.float32(1.0))[:, None], np.float32(1.0))
     return _frozen(qw.astype(np.float32).reshape(-1), gf.path, name)
 
 
@@ -224,7 +225,8 @@ def _from_legacy(path: Path) -> tuple[dict[str, np.ndarray], tuple[str | bytes, 
             raise _corrupt(path, f"the entry {name} claims {nval} values")
         values = np.frombuffer(s.take(4 * nval, f"the values of {name}"), dtype="<f4").astype(np.float32)
         if ncall > 0:
-            values = values / np.float32(ncall)
+            with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are refused by _frozen below
+                values = values / np.float32(ncall)
         weights[name] = _frozen(values, path, name)
     if not s.left:
         return weights, (), 0

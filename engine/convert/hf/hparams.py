@@ -13,6 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from engine.errors import CorruptInputError
+
 # Defaults of the transformers config classes, only for the fields the converter reads.
 _LLAMA = {
     "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
@@ -58,6 +60,14 @@ _CLASSES: dict[str, tuple[dict[str, Any], bool, float]] = {
 }
 _SCALED_ROPE = ("llama3", "yarn", "longrope")
 GEMMA3_LOCAL_THETA = 10000.0
+# Counts the converter computes with, each bounded far above any real model: a damaged or hostile
+# config.json must end in a clear error, not in a loop over 2**31 layers or a list of 10**30 tokens.
+_COUNT_LIMITS = {
+    "vocab_size": 1 << 22, "vocab_size_per_layer_input": 1 << 22, "hidden_size": 1 << 20,
+    "intermediate_size": 1 << 22, "num_hidden_layers": 1 << 10, "num_attention_heads": 1 << 12,
+    "num_key_value_heads": 1 << 12, "head_dim": 1 << 14, "max_position_embeddings": 1 << 31,
+    "original_max_position_embeddings": 1 << 31, "sliding_window": 1 << 31,
+}
 
 
 def load_hparams(config: Mapping[str, Any], config_class: str) -> dict[str, Any]:
@@ -75,7 +85,23 @@ def load_hparams(config: Mapping[str, Any], config_class: str) -> dict[str, Any]
     return _complete(raw, config_class)
 
 
+_NEVER_NULL = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads")
+
+
+def _check_counts(raw: Mapping[str, Any]) -> None:
+    for key, limit in _COUNT_LIMITS.items():
+        value = raw.get(key)
+        if (value is not None or (key in raw and key in _NEVER_NULL)) and (
+                type(value) is not int or not 0 < value <= limit):
+            shown = repr(value) if len(repr(value)) < 40 else f"a {type(value).__name__}"
+            raise CorruptInputError(
+                f"config.json gives {key} as {shown}, not a whole number from 1 to {limit:,}.",
+                "The file is damaged; download config.json again from the model's page.",
+            )
+
+
 def _complete(raw: dict[str, Any], config_class: str) -> dict[str, Any]:
+    _check_counts(raw)
     defaults, derive_head_dim, theta = _CLASSES[config_class]
     hp = dict(raw)
     for key, value in defaults.items():

@@ -53,8 +53,10 @@ def _spm_or_bpe(writer: GGUFWriter, folder: Path, hp: Mapping[str, Any]) -> bool
 
 def _is_spm_style_json(folder: Path) -> bool:
     """A tokenizer.json that is a SentencePiece model in BPE form (llama.cpp needs transformers for it)."""
-    data = read_json(folder / "tokenizer.json") or {}
-    model, decoder = data.get("model", {}), data.get("decoder") or {}
+    data = read_json(folder / "tokenizer.json")
+    data = data if isinstance(data, dict) else {}  # anything else is refused when the tokenizer is loaded
+    model, decoder = data.get("model"), data.get("decoder")
+    model, decoder = model if isinstance(model, dict) else {}, decoder if isinstance(decoder, dict) else {}
     llama3 = model.get("type") == "BPE" and model.get("ignore_merges", False) and not model.get("byte_fallback", True)
     return (not llama3 and model.get("type") == "BPE" and bool(model.get("byte_fallback", False))
             and decoder.get("type") == "Sequence")
