@@ -33,6 +33,8 @@ class Kernel:
     uses_imatrix: ClassVar[bool] = False
     # Byte offsets of binary16 fields inside one block; an all-ones exponent there means inf/NaN.
     half_fields: ClassVar[tuple[int, ...]] = ()
+    # Values per ``_quantize`` call on the CPU; kernels whose cost is mostly per call may ask for more.
+    chunk_values: ClassVar[int] = CHUNK_VALUES
 
     def __init_subclass__(cls, *, qtype: GGMLType | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -83,7 +85,7 @@ class Kernel:
                 )
             imatrix = xp.asarray(imatrix, dtype=xp.float32)
         out = xp.empty((n_rows, self.row_bytes(n_per_row)), dtype=xp.uint8)
-        step = max(1, (CHUNK_VALUES if xp is np else GPU_CHUNK_VALUES) // n_per_row)
+        step = max(1, (self.chunk_values if xp is np else GPU_CHUNK_VALUES) // n_per_row)
         for start in range(0, n_rows, step):
             chunk = xp.asarray(rows[start : start + step], dtype=xp.float32)
             out[start : start + step] = self._quantize(chunk, xp, imatrix if self.uses_imatrix else None)

@@ -11,6 +11,7 @@ masked; kernels call them under ``np.errstate(all="ignore")`` so numpy stays qui
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -20,15 +21,31 @@ from engine.quant.kernels.numeric import MAGIC, rne
 
 GROUP_MAX_EPS = 1e-15  # ggml's GROUP_MAX_EPS: a group whose largest |x| is below this is all zero
 
+# Groups per vector pass of fit_q3's first sweep on a CPU: its (n, groups) temporaries stay in L2.
+Q3_SLICE = 4096
+
 # fit_sym tries is0 = -nmax/m first, then -(nmax + 0.1*k)/m for k = -9..-1, 1..9 in that order.
 _CANDIDATE_STEPS = (0, *range(-9, 0), *range(1, 10))
 
 
 def signed_absmax(x: Any, xp: ModuleType) -> Any:
-    """The signed element with the first strictly largest |x| over axis 0 (+0.0 when none beats 0).
+    """The signed element with the first strictly largest |x| over axis 0 of (n, groups) (+0.0 when none beats 0).
 
-    A plain ``max`` would propagate NaN; ggml's ``if (ax > amax)`` skips it, and so does this scan.
+    Column max and min decide it unless they tie in magnitude (both signs present) or hold a NaN; only
+    those columns replay ggml's ``if (ax > amax)`` scan, which skips NaN where a plain max would spread it.
     """
+    hi, lo = xp.max(x, axis=0), xp.min(x, axis=0)
+    neg = -lo
+    zero = (hi == 0) & (lo == 0)
+    best = xp.where(zero, xp.float32(0), xp.where(hi > neg, hi, lo))
+    odd = xp.flatnonzero(~((hi > neg) | (neg > hi) | zero))
+    if odd.size:
+        best[odd] = _scan_absmax(x[:, odd], xp)
+    return best
+
+
+def _scan_absmax(x: Any, xp: ModuleType) -> Any:
+    """ggml's literal first-strictly-largest scan over axis 0."""
     amax = xp.zeros(x.shape[1:], dtype=xp.float32)
     best = xp.zeros(x.shape[1:], dtype=xp.float32)
     for i in range(x.shape[0]):
@@ -40,7 +57,14 @@ def signed_absmax(x: Any, xp: ModuleType) -> Any:
 
 
 def seq_sum0(x: Any, xp: ModuleType) -> Any:
-    """Left-to-right binary32 sum over axis 0, starting from +0.0 like a C accumulator."""
+    """Left-to-right binary32 sum over axis 0, starting from +0.0 like a C accumulator.
+
+    numpy reduces the leading axis of a C-contiguous (n, groups) array row by row, in order; starting
+    from the first row instead of +0.0 can only differ in giving -0.0 for an all -0.0 column, which the
+    final ``+ 0.0`` turns into the C result.
+    """
+    if xp is np and x.ndim == 2 and x.shape[1] >= 2 and x.flags.c_contiguous:
+        return np.add.reduce(x, axis=0) + np.float32(0)
     acc = xp.zeros(x.shape[1:], dtype=xp.float32)
     for i in range(x.shape[0]):
         acc = acc + x[i]
@@ -126,63 +150,143 @@ def fit_sym(x: Any, w: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
 def fit_q3(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
     """ggml ``make_q3_quants(n, nmax, x, L, do_rmse=true)`` for every group (quant-spec 3.6 H-C).
 
-    Weights are ``x*x``. A group that made no change in a sweep is at a fixed point (sweeping it again
-    would change nothing), which is ggml's per-group early exit; so after the first sweep only the
-    groups that changed are gathered and swept again, at most 5 sweeps in all.
+    Weights are ``x*x``. Most groups change nothing in their first sweep, which ends ggml's loop for
+    them; ``_q3_start`` finds them in one vector pass over every element (slice by slice, to stay in
+    cache) and only the others go through ``_q3_refine``'s sweeps.
 
     Returns:
         (scale float32 (groups,), codes uint8 (n, groups)) with codes in 0..2*nmax-1 (0 for tiny groups).
     """
-    m = signed_absmax(x, xp)
-    tiny = xp.abs(m) < xp.float32(GROUP_MAX_EPS)
-    iscale = xp.float32(-nmax) / _safe(m, ~tiny, xp)
-    w = x * x
-    wx = w * x
-    lev = xp.clip(rne(iscale[None, :] * x, xp), -nmax, nmax - 1).astype(xp.float32)
-    slx = seq_sum0(wx * lev, xp)
-    sl2 = seq_sum0(w * lev * lev, xp)
-    slx, sl2, changed = _q3_sweep(x, w, wx, lev, slx, sl2, nmax, xp)
-    active = xp.flatnonzero(changed)
-    for _sweep in range(4):
-        if active.size == 0:
-            break
-        sub_lev = lev[:, active]
-        sub_slx, sub_sl2, changed = _q3_sweep(
-            x[:, active], w[:, active], wx[:, active], sub_lev, slx[active], sl2[active], nmax, xp
-        )
-        lev[:, active], slx[active], sl2[active] = sub_lev, sub_slx, sub_sl2
-        active = active[changed]
+    n, groups = x.shape
+    lev = xp.empty((n, groups), dtype=xp.float32)
+    slx, sl2 = xp.empty(groups, dtype=xp.float32), xp.empty(groups, dtype=xp.float32)
+    tiny, moving = xp.empty(groups, dtype=bool), xp.empty(groups, dtype=bool)
+    step = Q3_SLICE if xp is np else groups
+    for s in range(0, groups, step):
+        part = slice(s, s + step)
+        tiny[part], lev[:, part], slx[part], sl2[part], moving[part] = _q3_start(x[:, part], nmax, xp)
+    cols = xp.flatnonzero(moving)
+    if cols.size:
+        sums = _Q3Sums(lev, slx, sl2).pick(cols)
+        _q3_refine(xp.take(x, cols, axis=1), sums, nmax, xp)
+        lev[:, cols], slx[cols], sl2[cols] = sums.lev, sums.slx, sums.sl2
     nonzero = sl2 > 0
     scale = xp.where(nonzero & ~tiny, slx / _safe(sl2, nonzero, xp), xp.float32(0))
     codes = xp.where(tiny[None, :], 0, lev + nmax).astype(xp.uint8)
     return scale, codes
 
 
-def _q3_sweep(
-    x: Any, w: Any, wx: Any, lev: Any, slx: Any, sl2: Any, nmax: int, xp: ModuleType
-) -> tuple[Any, Any, Any]:
-    """One make_q3_quants sweep over the elements, in order; updates ``lev`` in place.
+def _q3_start(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any, Any, Any, Any]:
+    """Starting levels and sums of make_q3_quants, and which groups the first sweep would change.
 
-    Each element tries the level that best fits the others, f32(f32(x*b)/a) rounded with the literal
-    nearest_int (the quotient can be huge when ``a`` is tiny). Where ``a <= 0`` the quotient is garbage
-    but never taken. Returns (Slx, Sl2, changed-mask).
+    Until a group's first change its sums and levels are the starting ones, so judging every element
+    against the starting state at once finds exactly the groups the sequential sweep would change.
+    Only a few elements get a new level with a positive ``a``; the rest of the test runs on those.
+    Returns (tiny, levels, Slx, Sl2, moving).
     """
-    changed = xp.zeros(x.shape[1:], dtype=bool)
+    m = signed_absmax(x, xp)
+    tiny = xp.abs(m) < xp.float32(GROUP_MAX_EPS)
+    iscale = xp.float32(-nmax) / _safe(m, ~tiny, xp)
+    w = x * x
+    wx = w * x
+    lev = _round_clamp(iscale[None, :] * x, nmax, xp)
+    slx = seq_sum0(wx * lev, xp)
+    sl2 = seq_sum0(w * lev * lev, xp)
+    a = slx[None, :] - wx * lev
+    b = sl2[None, :] - w * lev * lev
+    new = _literal_round_clamp(x * b / a, nmax, xp)
+    flat = xp.flatnonzero((new != lev) & (a > 0))
+    col = flat % x.shape[1]
+    new = new.reshape(-1)[flat]
+    a2 = a.reshape(-1)[flat] + wx.reshape(-1)[flat] * new
+    b2 = b.reshape(-1)[flat] + w.reshape(-1)[flat] * new * new
+    s1, s2 = slx[col], sl2[col]
+    take = (b2 > 0) & (a2 * a2 * s2 > s1 * s1 * b2)
+    moving = xp.zeros(x.shape[1], dtype=bool)
+    moving[col[take]] = True
+    return tiny, lev, slx, sl2, moving
+
+
+def _literal_round_clamp(v: Any, nmax: int, xp: ModuleType) -> Any:
+    """clamp(nearest_int(v), -nmax, nmax-1) as float32, with ggml's literal bit trick for any v."""
+    bits = (v + xp.float32(MAGIC)).view(xp.int32)
+    return xp.clip((bits & 0x007FFFFF) - 0x00400000, -nmax, nmax - 1).astype(xp.float32)
+
+
+def _round_clamp(v: Any, nmax: int, xp: ModuleType) -> Any:
+    """``_literal_round_clamp`` for values that are mostly small: below 2^22 in magnitude adding and
+    subtracting 1.5*2^23 rounds exactly like nearest_int; NaN, inf or huge values take the literal path."""
+    if not bool(xp.all(xp.abs(v) < xp.float32(1 << 22))):
+        return _literal_round_clamp(v, nmax, xp)
     magic = xp.float32(MAGIC)
-    for i in range(x.shape[0]):
-        li = lev[i]
-        a = slx - wx[i] * li
-        b = sl2 - w[i] * li * li
-        bits = (x[i] * b / a + magic).view(xp.int32)
-        new = xp.minimum(xp.maximum((bits & 0x007FFFFF) - 0x00400000, -nmax), nmax - 1).astype(xp.float32)
-        a2 = a + wx[i] * new
-        b2 = b + w[i] * new * new
-        take = (a > 0) & (new != li) & (b2 > 0) & (a2 * a2 * sl2 > slx * slx * b2)
-        slx = xp.where(take, a2, slx)
-        sl2 = xp.where(take, b2, sl2)
-        lev[i] = xp.where(take, new, li)
-        changed |= take
-    return slx, sl2, changed
+    return xp.clip((v + magic) - magic, xp.float32(-nmax), xp.float32(nmax - 1))
+
+
+@dataclass(slots=True)
+class _Q3Sums:
+    """Levels (n, groups) and running sums (groups,) of the groups being swept."""
+
+    lev: Any
+    slx: Any
+    sl2: Any
+
+    def pick(self, cols: Any) -> "_Q3Sums":
+        return _Q3Sums(self.lev.take(cols, axis=1), self.slx[cols], self.sl2[cols])
+
+    def put(self, cols: Any, other: "_Q3Sums", at: Any) -> None:
+        self.lev[:, cols], self.slx[cols], self.sl2[cols] = other.lev[:, at], other.slx[at], other.sl2[at]
+
+
+def _q3_candidate(x: Any, w: Any, wx: Any, li: Any, slx: Any, sl2: Any, nmax: int, xp: ModuleType) -> Any:
+    """make_q3_quants' step for elements ``x`` at level ``li``: (take, Slx', Sl2', new level).
+
+    The new level is f32(f32(x*b)/a) rounded with the literal nearest_int (the quotient can be huge when
+    ``a`` is tiny). Where ``a <= 0`` the quotient is garbage but never taken.
+    """
+    a = slx - wx * li
+    b = sl2 - w * li * li
+    new = _literal_round_clamp(x * b / a, nmax, xp)
+    a2 = a + wx * new
+    b2 = b + w * new * new
+    take = (a > 0) & (new != li) & (b2 > 0) & (a2 * a2 * sl2 > slx * slx * b2)
+    return take, a2, b2, new
+
+
+def _q3_refine(x: Any, out: _Q3Sums, nmax: int, xp: ModuleType) -> None:
+    """make_q3_quants' sweeps for the groups ``x`` (n, groups), from ``out`` (updated in place).
+
+    ggml visits the elements in order, sweep after sweep (at most 5), and stops a group after a sweep
+    that changed nothing. Between two accepted changes the sums stay put, so judging all n elements
+    against the current sums at once and taking, per group, the first change at or after its position
+    reproduces the sequential walk. When none is left the sweep ends; if it changed something, the next
+    sweep's first change is the first over all elements, else the group is done. Each round drops the
+    groups that are done (``take`` keeps the working set in C order, which the reductions want).
+    """
+    n, groups = x.shape
+    index = xp.arange(n)[:, None]
+    rank = (n - index).astype(xp.uint8)  # the first element gets the highest rank
+    cols = xp.arange(groups)  # which group of ``out`` each column of the working set is
+    cur = out.pick(cols)
+    pos = xp.zeros(groups, dtype=xp.int64)  # next element of the current sweep
+    sweep = xp.zeros(groups, dtype=xp.int64)
+    changed = xp.zeros(groups, dtype=bool)  # the current sweep has accepted a change
+    while cols.size:
+        w = x * x
+        wx = w * x
+        take, a2, b2, new = _q3_candidate(x, w, wx, cur.lev, cur.slx[None, :], cur.sl2[None, :], nmax, xp)
+        first = xp.max(take * rank, axis=0)
+        here = xp.max((take & (index >= pos[None, :])) * rank, axis=0)
+        restart = (here == 0) & (first > 0) & changed & (sweep < 4)
+        changed = (here > 0) | restart
+        k = n - xp.where(restart, first, here)
+        at = xp.flatnonzero(changed)
+        kk = k[at]
+        cur.lev[kk, at] = new[kk, at]
+        cur.slx[at], cur.sl2[at] = a2[kk, at], b2[kk, at]
+        done = xp.flatnonzero(~changed)
+        out.put(cols[done], cur, done)
+        cols, cur, x = cols[at], cur.pick(at), xp.take(x, at, axis=1)
+        pos, sweep, changed = kk + 1, (sweep + restart)[at], changed[at]
 
 
 def imatrix_weights(blocks: Any, qw: Any, n_rows: int, xp: ModuleType) -> Any:

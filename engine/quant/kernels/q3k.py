@@ -27,6 +27,8 @@ class Q3KKernel(Kernel, qtype=GGMLType.Q3_K):
 
     uses_imatrix = True
     half_fields = (_OFF_D,)
+    # fit_q3 pays per call for its last few sweep rounds; 256K values amortise them.
+    chunk_values = 1 << 18
 
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
         with np.errstate(all="ignore"):  # overflow to inf/NaN is silent in ggml's C code too

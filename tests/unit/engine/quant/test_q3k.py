@@ -13,7 +13,8 @@ from hypothesis.extra import numpy as hnp
 
 from engine.errors import UsageError
 from engine.quant import dequantize, quantize
-from engine.quant.kernels.kmath_qx import fit_q3, seq_sum0
+from engine.quant.kernels import kmath_qx
+from engine.quant.kernels.kmath_qx import fit_q3, seq_sum0, signed_absmax
 from engine.quant.kernels.q3k import _pack_scales, _unpack_scales
 from tests.conftest import GOLDEN
 from tests.unit.engine.quant.test_q6k import golden_importance, groups, nearest_int, spec_v2
@@ -64,6 +65,57 @@ def test_fit_q3_matches_scalar_make_q3_quants(x: np.ndarray) -> None:
         expected = [make_q3_quants(x[g], 4) for g in range(x.shape[0])]
     np.testing.assert_array_equal(codes.T, np.array([e[1] for e in expected], dtype=np.uint8))
     np.testing.assert_array_equal(scale.view(np.uint32), np.array([e[0] for e in expected], dtype=F).view(np.uint32))
+
+
+# Groups (found by search over random data) whose walk needs 3, 4 and 5 sweeps, and one still changing
+# when ggml's 5-sweep limit stops it.
+LONG_WALKS = np.array([
+    [1.01889169216156, 6.12135648727417, -1.247445834451355e-05, 0.8228068947792053, -2.6475062370300293, 0.08850187063217163, -7.243752956390381, 0.32325753569602966, 1.1978368759155273, -0.6072394251823425, 0.0018677441403269768, 4.668243885040283, 0.009316121228039265, 0.06318693608045578, 0.001577868009917438, -0.0014317063614726067],
+    [-2.399244546890259, -0.008013073354959488, 0.00716895516961813, -0.11647728830575943, -1.1050636768341064, -1.3002592325210571, 1.2741971015930176, -1.754381775856018, -0.002035905607044697, -1.116892695426941, 0.27290186285972595, -1.5951732397079468, -0.12158017605543137, -2.1596739292144775, 2.2425920963287354, -0.34073618054389954],
+    [0.24584007263183594, -1.878031849861145, -0.7045461535453796, 1.8380829095840454, 0.15625861287117004, 1.172701358795166, 1.262859582901001, -0.8774858713150024, -0.018064897507429123, 1.4055346250534058, -0.9716466069221497, -1.4127757549285889, 0.045194171369075775, 1.2408545017242432, 0.7233301997184753, -0.012258990667760372],
+    [-1.073276162147522, -0.5872771739959717, 1.2833079099655151, -0.8485870957374573, 0.31057870388031006, 0.7930971384048462, -0.19222873449325562, 0.4017968475818634, -1.3445563316345215, 0.23982304334640503, -0.5815192461013794, -1.266511082649231, 0.9400972723960876, 0.8532878756523132, -0.005236830562353134, 0.8406477570533752],
+], dtype=np.float32)  # fmt: skip
+
+
+def _awkward_groups(n_groups: int, seed: int) -> np.ndarray:
+    """(n_groups, 16) groups that keep make_q3_quants busy: heavy tails, ties, zeros, huge and tiny
+    magnitudes, NaN and inf, so that some groups change levels several times over several sweeps."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_groups, 16)) ** 3
+    x *= 10.0 ** rng.integers(-20, 20, (n_groups, 1))
+    kind = rng.integers(0, 6, n_groups)
+    x[kind == 1] = rng.integers(-3, 4, ((kind == 1).sum(), 16)) * 0.5  # ties of both signs
+    x[kind == 2] = np.where(rng.random(((kind == 2).sum(), 16)) < 0.7, 0.0, x[kind == 2])
+    special = rng.random(x.shape) < 0.01
+    x[special & (kind == 3)[:, None]] = np.nan
+    x[special & (kind == 4)[:, None]] = np.inf
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fit_q3_matches_scalar_on_many_groups(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hundreds of groups at once, in several first-sweep slices: every round of the batched sweeps."""
+    monkeypatch.setattr(kmath_qx, "Q3_SLICE", 97)
+    x = np.concatenate([_awkward_groups(400, seed), LONG_WALKS])
+    with np.errstate(all="ignore"):
+        scale, codes = fit_q3(np.ascontiguousarray(x.T), 4, np)
+        expected = [make_q3_quants(g, 4) for g in x]
+    np.testing.assert_array_equal(codes.T, np.array([e[1] for e in expected], dtype=np.uint8))
+    np.testing.assert_array_equal(scale.view(np.uint32), np.array([e[0] for e in expected], dtype=F).view(np.uint32))
+
+
+def test_signed_absmax_is_the_first_strictly_largest() -> None:
+    x = _awkward_groups(600, 3)
+    x[:5] = [[-2.0, 2.0] * 8, [2.0, -2.0] * 8, [-0.0] * 16, [np.nan, -3.0] * 8, [0.0, -0.0] * 8]
+    expected = []
+    for g in x:
+        amax, best = F(0), F(0)
+        for v in g:
+            if abs(v) > amax:
+                amax, best = abs(v), v
+        expected.append(best)
+    got = signed_absmax(np.ascontiguousarray(x.T), np)
+    assert got.tobytes() == np.array(expected, dtype=F).tobytes()
 
 
 @given(hnp.arrays(np.float32, st.tuples(st.integers(1, 8), st.integers(1, 40)), elements=st.floats(-1e3, 1e3, width=32)))
