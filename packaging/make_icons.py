@@ -129,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--svg", type=Path, default=SVG)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "icons")
     args = parser.parse_args(argv)
-    _app = QGuiApplication.instance() or QGuiApplication(["make_icons", "-platform", "offscreen"])
+    app = QGuiApplication.instance() or QGuiApplication(["make_icons", "-platform", "offscreen"])
     args.out.mkdir(parents=True, exist_ok=True)
     for path in make_icons(args.svg, args.out):
         print(path.relative_to(args.out))
+    del app  # QSvgRenderer and QImage painting need the application object alive until here
     return 0
 
 

@@ -4,8 +4,9 @@
 
 Each run is a fresh process with the start-up probe armed (app/startup_probe.py), offscreen, with its
 own empty home folder (first start: no settings, no caches). Reports, per way of starting, the probe's
-time from process start to the first painted frame and the outer wall time until the process is gone
-(median, min, max), plus the load average, since on a shared machine load moves both.
+time from process start to the first painted frame, the outer wall time until the process is gone, and
+its CPU time (median, min, max each), plus the load average: on a shared machine load moves the first
+two, while CPU time shows what an idle machine would see.
 
 From source, bytecode is cached in build/pycache (PYTHONPYCACHEPREFIX, even when the environment sets
 PYTHONDONTWRITEBYTECODE): a pip install compiles it at install time, so that is what users get. The
@@ -40,26 +41,41 @@ def fresh_env(home: Path) -> dict[str, str]:
     return env
 
 
-def run_once(command: list[str], extra_env: dict[str, str]) -> tuple[float, float]:
-    """(first paint as the probe saw it, outer wall time) for one fresh start, in seconds."""
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by finished child processes; 0 where unknown (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(command: list[str], extra_env: dict[str, str]) -> tuple[float, float, float]:
+    """(first paint as the probe saw it, outer wall time, CPU time) for one fresh start, in seconds.
+
+    CPU time barely moves with the machine's load, so it tells what an idle machine would see.
+    """
     with tempfile.TemporaryDirectory(prefix="quantpick-startup-") as home:
         env = {**fresh_env(Path(home)), **extra_env}
         if "PYTHONPYCACHEPREFIX" in extra_env:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
-        started = time.monotonic()
+        cpu_before, started = _children_cpu_s(), time.monotonic()
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
-        wall = time.monotonic() - started
+        wall, cpu = time.monotonic() - started, _children_cpu_s() - cpu_before
     match = PROBE_LINE.search(done.stdout)
     if done.returncode != 0 or match is None:
         raise SystemExit(f"measure_startup: {' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return float(match.group(1)), wall
+    return float(match.group(1)), wall, cpu
 
 
-def summary(label: str, samples: list[tuple[float, float]]) -> str:
-    """One line: median (min-max) of both numbers."""
-    paint, wall = [s[0] for s in samples], [s[1] for s in samples]
-    return (f"{label:<8} first paint {statistics.median(paint):.2f} s ({min(paint):.2f}-{max(paint):.2f}), "
-            f"process wall {statistics.median(wall):.2f} s ({min(wall):.2f}-{max(wall):.2f}), n={len(samples)}")
+def summary(label: str, samples: list[tuple[float, float, float]]) -> str:
+    """One line: median (min-max) of each number."""
+    parts = []
+    for index, name in enumerate(("first paint", "process wall", "process CPU")):
+        values = [s[index] for s in samples]
+        parts.append(f"{name} {statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})")
+    return f"{label:<8} " + ", ".join(parts) + f", n={len(samples)}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"measure_startup: no bundle at {args.bundle}; measuring from source only")
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    samples: dict[str, list[tuple[float, float]]] = {label: [] for label in ways}
+    samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label in ways}
     for label, (command, extra_env) in ways.items():
         run_once(command, extra_env)
     for _ in range(args.runs):  # interleaved, so a burst of load elsewhere hits both ways alike

@@ -94,3 +94,18 @@ def test_entry_script_and_console_script_share_the_launcher() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'quantpick = "app.launcher:main"' in pyproject
     assert "from app.launcher import main" in (PACKAGING / "entry.py").read_text(encoding="utf-8")
+
+
+def test_ci_workflow_tests_the_executables_the_spec_builds() -> None:
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "build.yml").read_text(encoding="utf-8"))
+    exes = {entry["os"].split("-")[0]: entry["exe"] for entry in workflow["jobs"]["bundle"]["strategy"]["matrix"]["include"]}
+    assert exes == {
+        "ubuntu": "dist/quantpick/quantpick",
+        "windows": "dist/quantpick/quantpick-cli.exe",
+        "macos": "dist/Quantpick.app/Contents/MacOS/Quantpick",
+    }
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"QUANTPICK_BUNDLE={exes['ubuntu']}" in makefile
+    spec = (PACKAGING / "quantpick.spec").read_text(encoding="utf-8")
+    assert 'name="quantpick-cli", console=True' in spec and 'name=f"{APP_NAME}.app"' in spec
