@@ -10,10 +10,12 @@ from __future__ import annotations
 import html
 import importlib.metadata as metadata
 import platform
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import Qt, qVersion
+from PySide6.QtCore import Qt, QUrl, qVersion
 from PySide6.QtWidgets import (
     QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QTextBrowser, QVBoxLayout, QWidget,
 )
@@ -111,8 +113,16 @@ def bundled_licenses() -> tuple[LicenseRow, ...]:
     return tuple(license_row(library) for library in BUNDLED)
 
 
-def about_html(rows: tuple[LicenseRow, ...]) -> str:
-    """The dialog's body: versions of Quantpick, Python and Qt, then the library table and the LGPL note."""
+def licenses_dir() -> Path | None:
+    """The bundle's folder of full license texts (packaging/licenses); None when running from source."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    folder = Path(frozen) / "licenses" if frozen else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def about_html(rows: tuple[LicenseRow, ...], *, licenses: Path | None = None) -> str:
+    """The dialog's body: versions of Quantpick, Python and Qt, the library table, the LGPL note and,
+    in a bundle, a link to the folder with the full license texts."""
     cells = "".join(
         f"<tr><td><a href='{html.escape(r.url)}'>{html.escape(r.title)}</a></td>"
         f"<td>{html.escape(r.version or 'not installed')}</td><td>{html.escape(r.license)}</td></tr>"
@@ -126,6 +136,8 @@ def about_html(rows: tuple[LicenseRow, ...]) -> str:
         "<tr><th align='left'>Library</th><th align='left'>Version</th><th align='left'>License</th></tr>"
         f"{cells}</table>"
         f"<p>{html.escape(QT_NOTE)}</p>"
+        + (f"<p>The full license texts are in <a href='{html.escape(QUrl.fromLocalFile(str(licenses)).toString())}'>"
+           f"{html.escape(str(licenses))}</a>.</p>" if licenses is not None else "")
     )
 
 
@@ -148,7 +160,7 @@ class AboutDialog(QDialog):
         header.addWidget(title, 1)
         self.body = QTextBrowser()
         self.body.setOpenExternalLinks(True)
-        self.body.setHtml(about_html(bundled_licenses()))
+        self.body.setHtml(about_html(bundled_licenses(), licenses=licenses_dir()))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.about_qt_button = QPushButton("About &Qt")
         buttons.addButton(self.about_qt_button, QDialogButtonBox.ButtonRole.ActionRole)

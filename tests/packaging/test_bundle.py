@@ -79,6 +79,9 @@ def test_bundle_carries_resources_and_license_metadata_but_not_cupy(bundle_exe: 
         assert (internal / "resources" / resource).is_file(), resource
     dist_infos = {p.name.split("-")[0].lower() for p in internal.glob("*.dist-info")}
     assert {d.lower() for d in LICENSED_DISTS} <= dist_infos
+    for text in ("LGPL-3.0.txt", "GPL-3.0.txt", "Apache-2.0.txt", "nvidia-ml-py.txt"):
+        assert (internal / "licenses" / text).stat().st_size > 1000, text
+    assert "NVIDIA Corporation" in (internal / "licenses" / "nvidia-ml-py.txt").read_text(encoding="utf-8")
     plugins = internal / "PySide6" / "Qt" / "plugins"
     assert list(plugins.glob("iconengines/*qsvgicon*")), "SVG icons would not draw"
     assert list(plugins.glob("platforms/*qoffscreen*"))

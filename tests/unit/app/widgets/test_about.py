@@ -77,3 +77,15 @@ def test_dialog_shows_version_and_every_library(qtbot, monkeypatch: pytest.Monke
         assert library.title in body
     dialog.about_qt_button.click()
     assert shown == ["About Qt"]
+
+
+def test_bundle_links_its_license_texts(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.delattr(about.sys, "_MEIPASS", raising=False)
+    assert about.licenses_dir() is None
+    assert "license texts" not in about_html(())
+    (tmp_path / "licenses").mkdir()
+    monkeypatch.setattr(about.sys, "_MEIPASS", str(tmp_path), raising=False)
+    folder = about.licenses_dir()
+    assert folder == tmp_path / "licenses"
+    text = about_html((), licenses=folder)
+    assert "full license texts" in text and "file://" in text and str(folder) in text
