@@ -189,12 +189,14 @@ def _q3_start(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any, Any, Any, An
     iscale = xp.float32(-nmax) / _safe(m, ~tiny, xp)
     w = x * x
     wx = w * x
-    lev = _round_clamp(iscale[None, :] * x, nmax, xp)
-    slx = seq_sum0(wx * lev, xp)
-    sl2 = seq_sum0(w * lev * lev, xp)
-    a = slx[None, :] - wx * lev
-    b = sl2[None, :] - w * lev * lev
-    new = _literal_round_clamp(x * b / a, nmax, xp)
+    lev = round_sym(iscale[None, :] * x, nmax, xp)
+    wxl = wx * lev
+    wll = w * lev * lev
+    slx = seq_sum0(wxl, xp)
+    sl2 = seq_sum0(wll, xp)
+    a = slx[None, :] - wxl
+    b = sl2[None, :] - wll
+    new = _literal_round_sym(x * b / a, nmax, xp)
     flat = xp.flatnonzero((new != lev) & (a > 0))
     col = flat % x.shape[1]
     new = new.reshape(-1)[flat]
@@ -207,17 +209,20 @@ def _q3_start(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any, Any, Any, An
     return tiny, lev, slx, sl2, moving
 
 
-def _literal_round_clamp(v: Any, nmax: int, xp: ModuleType) -> Any:
+def _literal_round_sym(v: Any, nmax: int, xp: ModuleType) -> Any:
     """clamp(nearest_int(v), -nmax, nmax-1) as float32, with ggml's literal bit trick for any v."""
     bits = (v + xp.float32(MAGIC)).view(xp.int32)
     return xp.clip((bits & 0x007FFFFF) - 0x00400000, -nmax, nmax - 1).astype(xp.float32)
 
 
-def _round_clamp(v: Any, nmax: int, xp: ModuleType) -> Any:
-    """``_literal_round_clamp`` for values that are mostly small: below 2^22 in magnitude adding and
-    subtracting 1.5*2^23 rounds exactly like nearest_int; NaN, inf or huge values take the literal path."""
-    if not bool(xp.all(xp.abs(v) < xp.float32(1 << 22))):
-        return _literal_round_clamp(v, nmax, xp)
+def round_sym(v: Any, nmax: int, xp: ModuleType) -> Any:
+    """clamp(nearest_int(v), -nmax, nmax-1) as float32, exact for any v.
+
+    Below 2^22 in magnitude, adding and subtracting 1.5*2^23 rounds exactly like nearest_int, in three
+    cheap passes; when any value is NaN, infinite or huge, the literal bit trick runs instead.
+    """
+    if v.size and not bool(xp.max(xp.abs(v)) < xp.float32(1 << 22)):  # a NaN fails this too
+        return _literal_round_sym(v, nmax, xp)
     magic = xp.float32(MAGIC)
     return xp.clip((v + magic) - magic, xp.float32(-nmax), xp.float32(nmax - 1))
 
@@ -245,7 +250,7 @@ def _q3_candidate(x: Any, w: Any, wx: Any, li: Any, slx: Any, sl2: Any, nmax: in
     """
     a = slx - wx * li
     b = sl2 - w * li * li
-    new = _literal_round_clamp(x * b / a, nmax, xp)
+    new = _literal_round_sym(x * b / a, nmax, xp)
     a2 = a + wx * new
     b2 = b + w * new * new
     take = (a > 0) & (new != li) & (b2 > 0) & (a2 * a2 * sl2 > slx * slx * b2)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.formats.ggml_types import GGMLType
-from engine.quant.kernels.kmath_qx import fit_q3, fit_sym, imatrix_weights, seq_sum0, signed_absmax
+from engine.quant.kernels.kmath_qx import fit_q3, fit_sym, imatrix_weights, round_sym, seq_sum0, signed_absmax
 from engine.quant.kernels.numeric import half_bits, rne, u16_le_bytes, unhalf
 from engine.quant.registry import Kernel
 
@@ -95,9 +95,8 @@ def _requantize(blocks: Any, levels: Any, scale_codes: Any, d: Any, xp: ModuleTy
     q = d[:, None] * (scale_codes.astype(xp.int16) - 32).astype(xp.float32)
     nonzero = q != 0
     x = blocks.reshape(n_blocks, 16, 16)
-    new = xp.clip(rne(x / xp.where(nonzero, q, xp.float32(1))[:, :, None], xp), -4, 3) + 4
-    out = xp.where(nonzero[:, :, None], new, levels.reshape(n_blocks, 16, 16))
-    return out.astype(xp.uint8).reshape(n_blocks, QK_K)
+    new = (round_sym(x / xp.where(nonzero, q, xp.float32(1))[:, :, None], 4, xp) + 4).astype(xp.uint8)
+    return xp.where(nonzero[:, :, None], new, levels.reshape(n_blocks, 16, 16)).reshape(n_blocks, QK_K)
 
 
 def _pack(levels: Any, scale_codes: Any, d_bits: Any, xp: ModuleType) -> Any:
