@@ -171,7 +171,7 @@ def hf_config(gguf_file: GGUFFile, *, dtype: str = "F32") -> dict[str, Any]:
     keys = {k[len(arch) + 1:]: v for k, v in gguf_file.metadata.items() if k.startswith(arch + ".")}
     unknown = sorted(set(keys) - set(_CONFIG_KEYS) - set(_DERIVED_KEYS) - set(_ROPE_SCALING_KEYS))
     if unknown:
-        raise UnsupportedInputError(f"Cannot rebuild {arch} metadata keys: {', '.join(unknown)}.",
+        raise UnsupportedInputError(f"Cannot rebuild the metadata keys {', '.join(f'{arch}.{k}' for k in unknown)}.",
                                     "Rebuild a model without them; guessing their config.json form could change it.")
     config: dict[str, Any] = {"architectures": [spec.hf_class], "model_type": spec.model_type}
     for key, hf_key in _CONFIG_KEYS.items():
@@ -275,15 +275,13 @@ def write_safetensors(path: Path, entries: Iterable[tuple[str, tuple[int, ...]]]
     return written
 
 
-def copy_tokenizer(source: Path, target: Path) -> tuple[str, ...]:
-    """Copy the tokenizer files ``source`` has into ``target``; at least one must define a vocabulary."""
-    copied = tuple(name for name in TOKENIZER_FILES if (source / name).is_file())
-    if not {"tokenizer.json", "tokenizer.model"} & set(copied):
+def tokenizer_files(source: Path) -> tuple[str, ...]:
+    """The tokenizer files in ``source``; at least one of them must define a vocabulary."""
+    found = tuple(name for name in TOKENIZER_FILES if (source / name).is_file())
+    if not {"tokenizer.json", "tokenizer.model"} & set(found):
         raise UsageError(f"{source} has neither tokenizer.json nor tokenizer.model.",
                          "Point --tokenizer-from at the original model's folder.")
-    for name in copied:
-        shutil.copy(source / name, target / name)
-    return copied
+    return found
 
 
 def rebuild_hf_folder(gguf_path: Path, out_dir: Path, *, tokenizer_from: Path, dtype: str = "F32") -> RebuiltFolder:
@@ -306,13 +304,15 @@ def rebuild_hf_folder(gguf_path: Path, out_dir: Path, *, tokenizer_from: Path, d
     gguf_file = read_gguf(gguf_path)
     config = hf_config(gguf_file, dtype=dtype)
     plan = tensor_plan(gguf_file)
+    tokenizer = tokenizer_files(tokenizer_from)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer_files = copy_tokenizer(tokenizer_from, out_dir)
+    for name in tokenizer:
+        shutil.copy(tokenizer_from / name, out_dir / name)
     (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     entries = [(name, info.numpy_shape) for name, info in plan]
     chunks = (encode(hf_values(gguf_file, info, config), dtype) for _, info in plan)
     n_tensors = write_safetensors(out_dir / "model.safetensors", entries, dtype, chunks)
-    return RebuiltFolder(out_dir, str(gguf_file.get("general.architecture")), n_tensors, dtype, tokenizer_files)
+    return RebuiltFolder(out_dir, str(gguf_file.get("general.architecture")), n_tensors, dtype, tokenizer)
 
 
 def main(argv: list[str] | None = None) -> int:
