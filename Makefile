@@ -30,5 +30,10 @@ package: $(STAMP)
 package-test: package
 	QT_QPA_PLATFORM=offscreen QUANTPICK_BUNDLE=dist/quantpick/quantpick $(PY) -m pytest -q tests/packaging
 
+# Parsers under attack (>= 10,000 mutated inputs each) and faults during conversion (>= 20 runs each).
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz --count $(or $(FUZZ_COUNT),10000) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+	$(PY) -m tests.faults --runs $(or $(FAULT_RUNS),20) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,6 +7,7 @@ or a cancel never leaves a file under the final name.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import struct
@@ -177,7 +178,8 @@ class GGUFStreamWriter:
             if exc_type is None:
                 self._finish()
         finally:
-            self._fh.close()
+            with contextlib.suppress(OSError):  # a full disk fails the buffer's flush again; the file goes anyway
+                self._fh.close()
             self.partial.unlink(missing_ok=True)
 
     def _finish(self) -> None:
@@ -190,7 +192,7 @@ class GGUFStreamWriter:
             )
         self._guarded(self._fh.flush)
         self._guarded(os.fsync, self._fh.fileno())
-        self._fh.close()
+        self._guarded(self._fh.close)
         os.replace(self.partial, self.path)
 
     def _guarded(self, fn: Any, *args: Any) -> Any:
