@@ -63,9 +63,10 @@ def test_bundled_cli_converts_golden_model_to_q8_0(
     assert frozen_out.read_bytes() == source_out.read_bytes(), "the bundle wrote other bytes than the source tree"
 
 
-def test_window_opens_paints_and_closes(bundle_exe: Path, isolated_env: dict[str, str]) -> None:
+@pytest.mark.parametrize("args", [[], [str(SOURCE)]], ids=["no-arguments", "model-file-from-a-file-manager"])
+def test_window_opens_paints_and_closes(bundle_exe: Path, isolated_env: dict[str, str], args: list[str]) -> None:
     env = {**isolated_env, "QUANTPICK_STARTUP_PROBE": "1"}
-    done = _run(bundle_exe, [], env, timeout=WINDOW_LIMIT_S)
+    done = _run(bundle_exe, args, env, timeout=WINDOW_LIMIT_S)
     assert done.returncode == 0, done.stdout + done.stderr
     match = re.search(r"^quantpick-startup first_paint_s=([0-9.]+)$", done.stdout, re.MULTILINE)
     assert match, done.stdout + done.stderr
