@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/quantpick
 
+# The whole suite, then the frozen bundle's smoke test (about a minute with the build, so it belongs here).
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	$(MAKE) package-test
 
 bench: $(STAMP)
 	$(PY) -m bench.run --out bench/results.md $(if $(LLAMA_QUANTIZE),--llama-quantize $(LLAMA_QUANTIZE))
@@ -36,4 +38,4 @@ fuzz: $(STAMP)
 	$(PY) -m tests.faults --runs $(or $(FAULT_RUNS),20) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
