@@ -22,7 +22,7 @@ from huggingface_hub import HfFileMetadata, get_hf_file_metadata, hf_hub_downloa
 from huggingface_hub.file_download import http_get, repo_folder_name
 from huggingface_hub.utils import WeakFileLock, build_hf_headers
 
-from engine.errors import OutOfDiskError
+from engine.errors import HubError, OutOfDiskError, UnsupportedInputError
 from engine.hub.cache import default_cache_dir
 from engine.hub.models import DownloadResult, RepoFile
 from engine.hub.progress import CancelLike, TransferMeter, cancel_check, hook_tqdm, raise_if_cancelled
@@ -58,6 +58,21 @@ def _human(n: int) -> str:
     return f"{n} bytes"
 
 
+def _plain_relative(path: str) -> bool:
+    """A relative path of ordinary names: nothing that could land outside the folder it is joined to."""
+    parts = path.replace("\\", "/").split("/")
+    return bool(path) and "\0" not in path and ":" not in parts[0] and all(p not in ("", ".", "..") for p in parts)
+
+
+def _refuse_unsafe_name(repo_id: str, path: str) -> None:
+    """File names come from the Hub's listing, which the repo's owner controls."""
+    if not _plain_relative(path):
+        raise UnsupportedInputError(
+            f"{repo_id} lists a file named {path!r}, which would be saved outside the download folder.",
+            "Quantpick refuses such names. Ask the repository's owner to rename the file, or pick another repo.",
+        )
+
+
 def _existing_ancestor(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
@@ -77,6 +92,7 @@ class Downloader:
         return self._cache_dir if self._cache_dir is not None else default_cache_dir()
 
     def cached_path(self, repo_id: str, filename: str, revision: str) -> Path | None:
+        _refuse_unsafe_name(repo_id, filename)
         found = try_to_load_from_cache(repo_id, filename, cache_dir=self.cache_dir, revision=revision)
         return Path(found) if isinstance(found, str) else None
 
@@ -92,6 +108,8 @@ class Downloader:
             OutOfDiskError: not enough free space for what is left to download.
             AccessDeniedError, NotFoundError, OfflineError, RateLimitedError, HubError: see translate.py.
         """
+        for f in files:
+            _refuse_unsafe_name(repo_id, f.path)
         should_cancel = cancel_check(cancel)
         total = sum(f.size for f in files)
         meter = TransferMeter(total, on_progress)
@@ -117,6 +135,8 @@ class Downloader:
         with hub_errors(repo_id, filename=f.path, logged_in=self._token is not None):
             meta = get_hf_file_metadata(url, token=self._token or False, endpoint=self.endpoint)
         storage = self.cache_dir / repo_folder_name(repo_id=repo_id, repo_type="model")
+        if not _plain_relative(str(meta.etag)) or "/" in str(meta.etag) or "\\" in str(meta.etag):
+            raise HubError(f"The Hub answered for {f.path} with an unusable file id {str(meta.etag)!r}.")
         blob = storage / "blobs" / str(meta.etag)
         partial = blob.with_name(blob.name + PARTIAL_SUFFIX)
         have = partial.stat().st_size if partial.exists() else 0
