@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
 import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +140,182 @@ def test_bad_shapes_are_usage_errors() -> None:
             quantize_parallel(np.zeros((2, 33), np.float32), "Q4_0")
     with pytest.raises(UsageError):
         quantize_parallel(_rows(2), "NOT_A_TYPE")
+
+
+# -- forked worker processes (Linux) ------------------------------------------------------------------
+
+needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are Linux-only")
+
+
+@pytest.fixture
+def processes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Send even tiny tensors to worker processes; the list collects the worker count of each pool."""
+    pools: list[int] = []
+    real_start = parallel._ProcessPool._start
+
+    def start(self: parallel._ProcessPool) -> None:
+        pools.append(self.n_workers)
+        real_start(self)
+
+    monkeypatch.setattr(parallel, "PROCESS_MIN_VALUES", 0)
+    monkeypatch.setattr(parallel._ProcessPool, "_start", start)
+    return pools
+
+
+def _no_workers_left() -> bool:
+    return not multiprocessing.active_children()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@needs_fork
+@pytest.mark.parametrize("qtype", registered_types(), ids=lambda t: t.name)
+@pytest.mark.parametrize("threads", [2, 3])
+def test_processes_give_the_single_call_bytes(qtype: GGMLType, threads: int, processes: list[int]) -> None:
+    rows = _rows(13, seed=int(qtype))
+    expected = kernel_for(qtype).quantize_rows(rows)
+    got = quantize_parallel(rows, qtype, threads=threads)
+    assert processes == [threads]
+    assert got.dtype == np.uint8 and got.shape == expected.shape and got.flags.writeable
+    assert got.tobytes() == expected.tobytes()
+    assert _no_workers_left()
+
+
+@needs_fork
+def test_processes_read_a_memmap_and_the_imatrix(tmp_path: Path, processes: list[int]) -> None:
+    rows = _rows(11, seed=3)
+    path = tmp_path / "rows.f32"
+    rows.tofile(path)
+    mapped = np.memmap(path, dtype=np.float32, mode="r", shape=rows.shape)
+    imatrix = np.random.default_rng(6).uniform(0.0, 4.0, ROW).astype(np.float32)
+    expected = kernel_for("Q4_K").quantize_rows(rows, imatrix=imatrix)
+    assert quantize_parallel(mapped, "Q4_K", threads=2, imatrix=imatrix).tobytes() == expected.tobytes()
+    assert processes == [2]
+
+
+@needs_fork
+def test_small_tensors_and_one_thread_stay_in_process() -> None:
+    pools: list[object] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(parallel._ProcessPool, "run", lambda self, bounds: pools.append(bounds))
+        quantize_parallel(_rows(13), "Q8_0", threads=2)  # far below PROCESS_MIN_VALUES
+        mp.setattr(parallel, "PROCESS_MIN_VALUES", 0)
+        quantize_parallel(_rows(13), "Q8_0", threads=1)
+    assert pools == []
+
+
+@needs_fork
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_process_error_names_the_tensor_and_keeps_the_hint(processes: list[int]) -> None:
+    rows = _rows(13)
+    rows[9, 7] = 1e6  # beyond the F16 range
+    with pytest.raises(InvalidValuesError) as single:
+        kernel_for("F16").quantize_rows(rows, name="blk.3.ffn_up.weight")
+    fds = _open_fds()
+    with pytest.raises(InvalidValuesError) as pooled:
+        quantize_parallel(rows, "F16", threads=2, name="blk.3.ffn_up.weight")
+    assert str(pooled.value) == str(single.value) and pooled.value.hint == single.value.hint
+    assert "blk.3.ffn_up.weight" in pooled.value.message
+    assert "Traceback" in str(pooled.value.__cause__)  # the worker's own traceback rides along
+    assert processes and _no_workers_left() and _open_fds() == fds
+
+
+def _failing_kernel(monkeypatch: pytest.MonkeyPatch, plan: dict[int, tuple[float, str]]) -> None:
+    """F16 whose chunk starting at row r sleeps plan[r][0] seconds, then raises plan[r][1] if it is set."""
+    real = kernel_for("F16").quantize_rows
+
+    def quantize_rows(rows: np.ndarray, **kwargs: object) -> np.ndarray:
+        first = int(round(float(rows[0, 0])))
+        delay, message = plan.get(first, (0.0, ""))
+        time.sleep(delay)
+        if message:
+            raise UsageError(message, "a hint")
+        return real(rows, **kwargs)
+
+    monkeypatch.setattr(kernel_for("F16"), "quantize_rows", quantize_rows)
+
+
+def _numbered_rows(n_rows: int) -> np.ndarray:
+    """Rows whose first value is the row number, so a spy kernel knows which chunk it got."""
+    rows = np.zeros((n_rows, ROW), dtype=np.float32)
+    rows[:, 0] = np.arange(n_rows)
+    return rows
+
+
+@needs_fork
+def test_the_earliest_failing_chunk_is_reported(monkeypatch: pytest.MonkeyPatch, processes: list[int]) -> None:
+    # Two rows per chunk. Chunk 0 fails late, chunk 2 fails at once: a single thread would report chunk 0.
+    _failing_kernel(monkeypatch, {0: (0.3, "first chunk"), 4: (0.0, "third chunk")})
+    with pytest.raises(UsageError, match="first chunk") as info:
+        quantize_parallel(_numbered_rows(12), "F16", threads=2)
+    assert info.value.hint == "a hint"
+    assert _no_workers_left()
+
+
+@needs_fork
+def test_an_unpicklable_error_arrives_as_a_description(monkeypatch: pytest.MonkeyPatch, processes: list[int]) -> None:
+    class Odd(Exception):
+        def __reduce__(self) -> object:
+            raise TypeError("cannot pickle this")
+
+    def quantize_rows(rows: np.ndarray, **kwargs: object) -> np.ndarray:
+        raise Odd("lost detail")
+
+    monkeypatch.setattr(kernel_for("F16"), "quantize_rows", quantize_rows)
+    with pytest.raises(RuntimeError, match="Odd: lost detail"):
+        quantize_parallel(_rows(12), "F16", threads=2)
+    assert _no_workers_left()
+
+
+@needs_fork
+@pytest.mark.parametrize("how", ["token", "return value"])
+def test_cancel_stops_the_workers_at_once(how: str, monkeypatch: pytest.MonkeyPatch, processes: list[int]) -> None:
+    # Chunk 0 takes 0.3 s, every other chunk 5 s: when chunk 0 is back, cancel fires with chunk 1 busy.
+    _failing_kernel(monkeypatch, {0: (0.3, ""), **{r: (5.0, "") for r in range(2, 12, 2)}})
+    token = CancelToken()
+    calls = 0
+
+    def cancel() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls > 2:  # the first two chunks went out; stop before the third
+            token.cancel()
+        if how == "token":
+            token.check()
+        return token.cancelled
+
+    began = time.monotonic()
+    with pytest.raises(CancelledError):
+        quantize_parallel(_numbered_rows(12), "F16", threads=2, cancel=cancel, name="blk.1.attn_k.weight")
+    assert time.monotonic() - began < 3.0  # the busy worker was stopped, not waited for
+    assert calls == 3 and _no_workers_left()
+
+
+@needs_fork
+def test_a_dead_worker_leaves_its_chunks_to_the_caller(
+    monkeypatch: pytest.MonkeyPatch, processes: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    real = kernel_for("F16").quantize_rows
+    parent = os.getpid()
+
+    def quantize_rows(rows: np.ndarray, **kwargs: object) -> np.ndarray:
+        if os.getpid() != parent and int(rows[0, 0]) == 4:
+            os._exit(3)  # a crash or the OOM killer, mid-chunk
+        return real(rows, **kwargs)
+
+    monkeypatch.setattr(kernel_for("F16"), "quantize_rows", quantize_rows)
+    rows = _numbered_rows(12)
+    got = quantize_parallel(rows, "F16", threads=2, name="blk.2.ffn_gate.weight")
+    assert got.tobytes() == real(rows).tobytes()
+    assert "stopped unexpectedly" in caplog.text and "blk.2.ffn_gate.weight" in caplog.text
+    assert _no_workers_left()
+
+
+@needs_fork
+def test_no_named_shared_memory_is_left(processes: list[int]) -> None:
+    before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    quantize_parallel(_rows(13), "Q6_K", threads=2)
+    after = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    assert after <= before
