@@ -21,22 +21,36 @@ def log_dir() -> Path:
     return Path(base or Path.home() / ".quantpick") / "logs"
 
 
-def setup_logging(folder: Path) -> None:
-    """Log to a rotating file (INFO and up) and to the log pane (through the bridge, DEBUG and up)."""
+LOGGERS = ("app", "engine", "quantpick")
+
+
+def setup_logging(folder: Path) -> list[logging.Handler]:
+    """Log to a rotating file (INFO and up) and to the log pane (through the bridge, DEBUG and up).
+
+    Returns the handlers added, for ``teardown_logging``.
+    """
     from app.bridge import install_handler
 
-    install_handler()
+    handlers: list[logging.Handler] = [install_handler()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(folder / "quantpick.log", maxBytes=LOG_FILE_BYTES,
                                                        backupCount=2, encoding="utf-8")
     except OSError as e:
         logging.getLogger(__name__).warning("No log file in %s (%s); the log pane still works.", folder, e)
-        return
+        return handlers
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("app", "engine", "quantpick"):
+    for name in LOGGERS:
         logging.getLogger(name).addHandler(handler)
+    return handlers + [handler]
+
+
+def teardown_logging(handlers: list[logging.Handler]) -> None:
+    for handler in handlers:
+        for name in LOGGERS:
+            logging.getLogger(name).removeHandler(handler)
+        handler.close()
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -57,7 +71,7 @@ def run(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Quantpick")
     app.setWindowIcon(svg_icon("quantpick"))
     folder = log_dir()
-    setup_logging(folder)
+    handlers = setup_logging(folder)
     settings = Settings()
     apply_theme(app, settings.theme())
     window = MainWindow(settings=settings)
@@ -71,3 +85,4 @@ def run(argv: list[str] | None = None) -> int:
     finally:
         window.queue.shutdown()
         errors.uninstall(previous)
+        teardown_logging(handlers)

@@ -94,3 +94,13 @@ def inked_pixels(job_view: JobView) -> int:
 def test_empty_queue_paints_a_hint(qtbot, view) -> None:  # noqa: ANN001
     job_view, _, _ = view
     assert inked_pixels(job_view) > 50  # "Conversions you start appear here..."
+
+
+def test_a_finished_row_grows_to_show_the_command(qtbot, view, tmp_path: Path) -> None:  # noqa: ANN001
+    job_view, queue, _ = view
+    job = queue.add(TINY, Q4, tmp_path)
+    list_view = job_view.list_view
+    index = list_view.model().index_of(job.id)
+    running_height = list_view.visualRect(index).height()
+    qtbot.waitUntil(lambda: job.state is JobState.DONE, timeout=60_000)
+    qtbot.waitUntil(lambda: list_view.visualRect(index).height() > running_height, timeout=5000)

@@ -190,3 +190,12 @@ def test_gui_thread_stays_responsive_during_a_conversion(qtbot, win: Window, tmp
           f"max {worst:.1f} ms, mean {mean:.2f} ms")
     assert len(lateness) > 20
     assert worst < 500 and mean < 50
+
+
+def test_long_jobs_notify_when_they_end(qtbot, win: Window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notes: list[tuple[str, bool]] = []
+    monkeypatch.setattr("app.widgets.main_window.NOTIFY_AFTER_S", 0.0)
+    monkeypatch.setattr(win.window._notifier, "notify", lambda title, text, failed=False: notes.append((title, failed)))
+    job = win.queue.add(GOLDEN / "requant" / "synth-a-f32.gguf", parse_file_type("Q8_0"), tmp_path / "n")
+    qtbot.waitUntil(lambda: job.state.is_final, timeout=60_000)
+    assert notes == [(f"Finished: {job.title}", False)]
