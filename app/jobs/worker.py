@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.jobs.job import JobFailure
-from app.jobs.tasks import ConvertTask, DownloadConvertTask, DownloadTask, JobOutcome, Task
+from app.jobs.tasks import ConvertTask, DownloadTask, JobOutcome, Task
 from engine.convert.open_source import open_source
 from engine.convert.plan import make_plan
 from engine.convert.run import execute

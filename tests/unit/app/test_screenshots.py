@@ -14,7 +14,7 @@ from app.theme import apply_theme
 pytestmark = pytest.mark.gui
 
 
-def test_convert_scene_writes_a_full_window_png(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_convert_scene_writes_a_full_window_png(qtbot, tmp_path: Path) -> None:
     try:
         assert screenshots.main(["--out", str(tmp_path), "--themes", "dark", "--scenes", "convert-drop"]) == 0
     finally:

@@ -11,7 +11,7 @@ from app.theme import apply_theme, is_dark
 pytestmark = pytest.mark.gui
 
 
-def test_light_dark_and_back(qtbot) -> None:  # noqa: ANN001
+def test_light_dark_and_back(qtbot) -> None:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     original = app.style().name()

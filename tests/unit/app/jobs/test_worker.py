@@ -37,13 +37,13 @@ class FakeHub:
         self.made_on = threading.current_thread()
         self.calls: list[str] = []
 
-    def _report(self, on_progress, cancel: CancelToken | None, total: int) -> None:  # noqa: ANN001
+    def _report(self, on_progress, cancel: CancelToken | None, total: int) -> None:
         for done in (total // 2, total):
             if cancel is not None:
                 cancel.check()
             on_progress(Progress(done, total, "file", 1e6, 0.0))
 
-    def download_quant(self, repo_id: str, variant: GGUFVariant, *, on_progress, cancel=None) -> DownloadResult:  # noqa: ANN001
+    def download_quant(self, repo_id: str, variant: GGUFVariant, *, on_progress, cancel=None) -> DownloadResult:
         self.calls.append(f"quant {repo_id} {variant.name}")
         if self.fail is not None:
             raise self.fail
@@ -52,7 +52,7 @@ class FakeHub:
         shutil.copyfile(TINY, target)
         return DownloadResult(repo_id, "main", (target,), variant.size, variant.size)
 
-    def download_source(self, repo_id: str, *, on_progress, cancel=None) -> DownloadResult:  # noqa: ANN001
+    def download_source(self, repo_id: str, *, on_progress, cancel=None) -> DownloadResult:
         self.calls.append(f"source {repo_id}")
         snapshot = self.cache / "models--org--tiny" / "snapshots" / "abc123"
         shutil.copytree(HF_TINY, snapshot)
@@ -62,7 +62,7 @@ class FakeHub:
         return DownloadResult(repo_id, "main", files, total, total)
 
 
-def make_queue(qtbot, hub: FakeHub | None, made: list[FakeHub]) -> JobQueue:  # noqa: ANN001
+def make_queue(qtbot, hub: FakeHub | None, made: list[FakeHub]) -> JobQueue:
     def factory() -> FakeHub:
         assert hub is not None
         made.append(hub)

@@ -20,7 +20,7 @@ F32 = GOLDEN / "requant" / "synth-a-f32.gguf"
 Q4 = GOLDEN / "requant" / "synth-a-Q4_K_M.gguf"
 
 
-def make_area(qtbot, tmp_path: Path, *types: str) -> DropArea:  # noqa: ANN001
+def make_area(qtbot, tmp_path: Path, *types: str) -> DropArea:
     area = DropArea(default_types=tuple(parse_file_type(t) for t in types), output_dir=tmp_path)
     qtbot.addWidget(area)
     area.show()
@@ -32,11 +32,11 @@ def test_local_paths_keep_local_files_once() -> None:
     assert local_paths(urls) == [Path("/a/b.gguf")]
 
 
-def test_inspection_runs_off_the_gui_thread(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_inspection_runs_off_the_gui_thread(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[bool] = []
     real = drop_module.inspect_path
 
-    def recording(path: Path):  # noqa: ANN202
+    def recording(path: Path):
         threads.append(threading.current_thread() is threading.main_thread())
         return real(path)
 
@@ -48,7 +48,7 @@ def test_inspection_runs_off_the_gui_thread(qtbot, tmp_path: Path, monkeypatch: 
     assert threads == [False]
 
 
-def test_convert_asks_for_every_source_and_type(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_convert_asks_for_every_source_and_type(qtbot, tmp_path: Path) -> None:
     area = make_area(qtbot, tmp_path, "Q4_K_M", "Q8_0")
     area.add_paths([F32, Q4])
     qtbot.waitUntil(lambda: not area.is_busy(), timeout=10_000)

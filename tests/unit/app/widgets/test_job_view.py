@@ -23,7 +23,7 @@ Q4 = parse_file_type("Q4_K_M")
 
 
 @pytest.fixture
-def view(qtbot) -> Iterator[tuple[JobView, JobQueue, list[Path]]]:  # noqa: ANN001
+def view(qtbot) -> Iterator[tuple[JobView, JobQueue, list[Path]]]:
     queue = JobQueue()
     opened: list[Path] = []
     job_view = JobView(JobListModel(queue), open_folder=opened.append)
@@ -35,7 +35,7 @@ def view(qtbot) -> Iterator[tuple[JobView, JobQueue, list[Path]]]:  # noqa: ANN0
     queue.shutdown(wait_ms=60_000)
 
 
-def click_row_button(qtbot, job_view: JobView, job_id: int, action: JobAction) -> None:  # noqa: ANN001
+def click_row_button(qtbot, job_view: JobView, job_id: int, action: JobAction) -> None:
     list_view = job_view.list_view
     index = list_view.model().index_of(job_id)
     rect = list_view.visualRect(index)
@@ -45,7 +45,7 @@ def click_row_button(qtbot, job_view: JobView, job_id: int, action: JobAction) -
     qtbot.mouseClick(list_view.viewport(), Qt.MouseButton.LeftButton, pos=button.center())
 
 
-def test_rows_follow_the_queue_and_buttons_work(qtbot, view, tmp_path: Path) -> None:  # noqa: ANN001
+def test_rows_follow_the_queue_and_buttons_work(qtbot, view, tmp_path: Path) -> None:
     job_view, queue, opened = view
     running = queue.add(TINY, Q4, tmp_path / "a")
     waiting = queue.add(TINY, parse_file_type("Q8_0"), tmp_path / "b")
@@ -64,7 +64,7 @@ def test_rows_follow_the_queue_and_buttons_work(qtbot, view, tmp_path: Path) -> 
     assert [j.id for j in queue.jobs] == [running.id]
 
 
-def test_keyboard_actions_follow_the_selection(qtbot, view, tmp_path: Path) -> None:  # noqa: ANN001
+def test_keyboard_actions_follow_the_selection(qtbot, view, tmp_path: Path) -> None:
     job_view, queue, _ = view
     a = queue.add(TINY, Q4, tmp_path / "a")
     b = queue.add(TINY, Q4, tmp_path / "b")
@@ -91,12 +91,12 @@ def inked_pixels(job_view: JobView) -> int:
                for x in range(0, image.width(), 2) for y in range(0, image.height(), 2))
 
 
-def test_empty_queue_paints_a_hint(qtbot, view) -> None:  # noqa: ANN001
+def test_empty_queue_paints_a_hint(qtbot, view) -> None:
     job_view, _, _ = view
     assert inked_pixels(job_view) > 50  # "Conversions you start appear here..."
 
 
-def test_a_finished_row_grows_to_show_the_command(qtbot, view, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_finished_row_grows_to_show_the_command(qtbot, view, tmp_path: Path) -> None:
     job_view, queue, _ = view
     job = queue.add(TINY, Q4, tmp_path)
     list_view = job_view.list_view

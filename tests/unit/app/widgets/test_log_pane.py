@@ -24,7 +24,7 @@ def test_format_puts_details_under_the_line() -> None:
     assert rest == ["    first", "    second"]
 
 
-def test_filter_hides_and_restores(qtbot) -> None:  # noqa: ANN001
+def test_filter_hides_and_restores(qtbot) -> None:
     pane = LogPane()
     qtbot.addWidget(pane)
     for level, text in ((logging.DEBUG, "dbg"), (logging.INFO, "inf"), (logging.WARNING, "wrn"),
@@ -46,8 +46,8 @@ def test_colours_differ_by_level_and_theme() -> None:
     assert level_colour(logging.ERROR, light_palette()) != level_colour(logging.ERROR, dark_palette())
 
 
-def contrast(a, b) -> float:  # noqa: ANN001
-    def lum(c) -> float:  # noqa: ANN001
+def contrast(a, b) -> float:
+    def lum(c) -> float:
         def ch(v: float) -> float:
             return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
         return 0.2126 * ch(c.redF()) + 0.7152 * ch(c.greenF()) + 0.0722 * ch(c.blueF())

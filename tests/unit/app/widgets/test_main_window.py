@@ -37,7 +37,7 @@ HF_TINY = GOLDEN / "convert" / "hf-tiny-llama-spm"
 class Window:
     """A main window on a private settings file, a preset hardware profile and a fake Hub."""
 
-    def __init__(self, qtbot, tmp_path: Path, fake_hub, *, confirm: bool = True) -> None:  # noqa: ANN001
+    def __init__(self, qtbot, tmp_path: Path, fake_hub, *, confirm: bool = True) -> None:
         self.asked: list[int] = []
         settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
         settings.set("output_dir", tmp_path / "out")
@@ -55,7 +55,7 @@ class Window:
 
 
 @pytest.fixture
-def win(qtbot, tmp_path: Path, fake_hub) -> Iterator[Window]:  # noqa: ANN001
+def win(qtbot, tmp_path: Path, fake_hub) -> Iterator[Window]:
     w = Window(qtbot, tmp_path, fake_hub)
     yield w
     w.queue.shutdown(wait_ms=60_000)
@@ -137,7 +137,7 @@ def large_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
                             vocab=4096)
 
 
-def test_closing_during_a_job_asks_then_cancels_cleanly(qtbot, tmp_path: Path, fake_hub, large_gguf: Path) -> None:  # noqa: ANN001
+def test_closing_during_a_job_asks_then_cancels_cleanly(qtbot, tmp_path: Path, fake_hub, large_gguf: Path) -> None:
     keep = Window(qtbot, tmp_path / "keep", fake_hub, confirm=False)
     job = keep.queue.add(large_gguf, parse_file_type("Q4_K_M"), tmp_path / "keep-out")
     qtbot.waitUntil(lambda: job.fraction > 0.02, timeout=60_000)
@@ -163,7 +163,7 @@ def test_closing_during_a_job_asks_then_cancels_cleanly(qtbot, tmp_path: Path, f
 
 
 def test_gui_thread_stays_responsive_during_a_conversion(qtbot, win: Window, tmp_path: Path, large_gguf: Path,
-                                                         record_property) -> None:  # noqa: ANN001
+                                                         record_property) -> None:
     interval_ms = 10
     lateness: list[float] = []
     last = [0.0]

@@ -14,14 +14,14 @@ from app.widgets.settings_dialog import SettingsDialog
 pytestmark = pytest.mark.gui
 
 
-def make(qtbot, tmp_path: Path) -> tuple[SettingsDialog, Settings]:  # noqa: ANN001
+def make(qtbot, tmp_path: Path) -> tuple[SettingsDialog, Settings]:
     settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
     return dialog, settings
 
 
-def test_ok_stores_every_field(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ok_stores_every_field(qtbot, tmp_path: Path) -> None:
     dialog, settings = make(qtbot, tmp_path)
     dialog.output_dir.setText(str(tmp_path / "models"))
     dialog.type_boxes["Q4_K_M"].setChecked(False)
@@ -39,7 +39,7 @@ def test_ok_stores_every_field(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     assert settings.vram_margin_bytes() == 512 << 20 and settings.ram_margin_bytes() == 4096 << 20
 
 
-def test_invalid_value_stores_nothing_and_says_why(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_invalid_value_stores_nothing_and_says_why(qtbot, tmp_path: Path) -> None:
     dialog, settings = make(qtbot, tmp_path)
     dialog.show()
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
