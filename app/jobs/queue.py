@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from app.jobs.job import Job, JobFailure, JobList, JobState
+from app.jobs.job import Job, JobFailure, JobList, JobState, JobStateError
 from app.jobs.tasks import ConvertTask, JobOutcome, Task
 from app.jobs.worker import JobWorker, WorkRequest
 from engine.progress import Progress
@@ -133,7 +133,7 @@ class JobQueue(QObject):
         """
         row = self._jobs.row_of(job_id)
         if not self._jobs.can_remove(job_id):
-            self._jobs.remove(job_id)  # raises with the reason
+            raise JobStateError(f"job {job_id} is running; cancel it before removing it")
         self.about_to_remove.emit(row)
         job = self._jobs.remove(job_id)
         job.cancel_token.cancel()
