@@ -6,6 +6,7 @@ module ``xp`` passed in, and keeps binary32 with the same rounding as ggml's C l
 
 from __future__ import annotations
 
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -14,6 +15,38 @@ import numpy as np
 from engine.quant.registry import Kernel
 
 F32 = np.float32
+
+
+class _Scratch(threading.local):
+    """Per-thread work arrays, reused from chunk to chunk (a few MiB per thread that has quantized).
+
+    A chunk's temporaries are hundreds of KiB each; freshly allocated, glibc maps them afresh or trims
+    them off the heap when they are freed, so every chunk faults its pages in again, which costs more
+    than the arithmetic. Reusing one buffer per purpose and thread keeps them warm in cache as well.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        buf = self.buffers.get(key)
+        if buf is None or buf.size < nbytes:
+            buf = self.buffers[key] = np.empty(max(nbytes, 64), dtype=np.uint8)
+        return buf[:nbytes].view(dtype).reshape(shape)
+
+
+_SCRATCH = _Scratch()
+
+
+def work(key: str, shape: tuple[int, ...], dtype: Any, xp: ModuleType) -> Any:
+    """An uninitialised array to compute into: this thread's reused buffer ``key`` on numpy, a new
+    array elsewhere. Its contents last only until the same thread asks for ``key`` again, so a kernel
+    must copy out whatever it returns."""
+    if xp is np:
+        return _SCRATCH.get(key, shape, dtype)
+    return xp.empty(shape, dtype=dtype)
 
 
 def signed_absmax(x: Any, xp: ModuleType) -> Any:
@@ -117,21 +150,29 @@ def pack_nibbles(codes: Any, xp: ModuleType) -> Any:
     return out.view(np.uint8)
 
 
-def assemble(fields: list[Any], xp: ModuleType) -> Any:
-    """Join per-block byte fields (n, k_i) side by side into (n, sum k_i) uint8 blocks.
+def put_bytes(out: Any, offset: int, field: Any, xp: ModuleType) -> None:
+    """Write (n, k) bytes into bytes offset..offset+k of every block of ``out`` (n, type_size).
 
-    numpy copies each field as one k-byte item per block (a void view), avoiding a slow row-wise copy.
+    numpy copies each block's field as one k-byte item (a void view), avoiding a slow row-wise copy.
+    """
+    k = field.shape[1]
+    if xp is not np:
+        out[:, offset : offset + k] = field
+        return
+    item = np.dtype(f"V{k}")
+    out[:, offset : offset + k].view(item)[:, 0] = np.ascontiguousarray(field, dtype=np.uint8).view(item)[:, 0]
+
+
+def put_half(out: Any, offset: int, v: Any, xp: ModuleType) -> None:
+    """Write binary32 values (n,) as binary16 (rounded to nearest even) at byte ``offset`` of every block.
+
+    numpy converts straight into the blocks. As with ``half_bytes``, a NaN's payload may differ from
+    ggml's, which never reaches a file because validation rejects it.
     """
     if xp is not np:
-        return xp.concatenate(fields, axis=1)
-    out = np.empty((fields[0].shape[0], sum(f.shape[1] for f in fields)), dtype=np.uint8)
-    at = 0
-    for f in fields:
-        k = f.shape[1]
-        item = np.dtype(f"V{k}")
-        out[:, at : at + k].view(item)[:, 0] = np.ascontiguousarray(f, dtype=np.uint8).view(item)[:, 0]
-        at += k
-    return out
+        out[:, offset : offset + 2] = half_bytes(v, xp)
+        return
+    out[:, offset : offset + 2].view(np.float16)[:, 0] = v
 
 
 def unpack_nibbles(qs: Any, xp: ModuleType) -> Any:
@@ -146,15 +187,23 @@ def unpack_high_bits(qh: Any, xp: ModuleType) -> Any:
 
 
 class BlockKernel(Kernel):
-    """Shared shape handling: subclasses return the byte fields of (n_blocks, ...) and decode blocks."""
+    """Shared shape handling: subclasses fill (n_blocks, type_size) byte blocks and decode them."""
 
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
+        out = xp.empty((rows.size // self.block_size, self.type_size), dtype=xp.uint8)
         with np.errstate(all="ignore"):  # inf/NaN inputs are silent in C too; validation rejects NaN scales
-            fields = self._encode(rows, xp, imatrix)
-        return assemble(fields, xp).reshape(rows.shape[0], -1)
+            self._write(out, rows, xp, imatrix)
+        return out.reshape(rows.shape[0], -1)
 
     def _dequantize(self, data: Any, xp: ModuleType) -> Any:
         return self._decode(data.reshape(-1, self.type_size), xp).reshape(data.shape[0], -1)
+
+    def _write(self, out: Any, rows: Any, xp: ModuleType, imatrix: Any | None) -> None:
+        """Fill every block of ``out``; by default from the byte fields ``_encode`` returns."""
+        at = 0
+        for field in self._encode(rows, xp, imatrix):
+            put_bytes(out, at, field, xp)
+            at += field.shape[1]
 
     def _encode(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> list[Any]:
         raise NotImplementedError

@@ -1,23 +1,78 @@
 """Position-major helpers for the reference (no-imatrix) legacy quantizers.
 
-numpy reduces a 32-long axis slowly (a C call per block), but a chunk transposed to (32, n_blocks) turns
-every per-block reduction into five elementwise halvings and every per-value step into contiguous vector
-work. These helpers keep ggml's exact results: first-occurrence rules are restored where a plain
-min/max could differ (ties of opposite sign, signed zeros).
+numpy reduces a 32-long axis slowly (a C call per block), but a chunk transposed to position-major order
+turns every per-block reduction into one reduction over rows and every per-value step into contiguous
+vector work. numpy moves whole 16-byte groups of four values when it transposes (over twice as fast as
+moving single values), so its columns keep four neighbouring positions of a block together; ``Columns``
+describes either layout. Big intermediates live in per-thread work arrays (``blockops.work``).
+
+These helpers keep ggml's exact results: first-occurrence rules are restored where a plain min/max
+could differ (ties of opposite sign, signed zeros).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from engine.quant.kernels.blockops import F32
+from engine.quant.kernels.blockops import F32, put_bytes, work
 
-_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
+QK = 32
+_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
 _BYTE_LSB = np.uint64(0x0101010101010101)
 _BIT_WEIGHTS = (np.uint8(1) << np.arange(8, dtype=np.uint8))[:, None]
+# numpy's lanes: (x * this) >> 24 gathers bit 0 of each byte of a u32 into its low four bits.
+_GATHER_BYTE_BITS = np.uint32(0x01020408)
+_LANE_SHIFTS = (4 * np.arange(QK // 4, dtype=np.uint32))[:, None]
+NP_LANES = 4  # values per moved group on numpy (a complex128 is four float32)
+_GROUP_TILE = 1024  # blocks per transposed tile of ``columns``: 128 KiB of input
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """A chunk of n blocks in position-major order, ``lanes`` neighbouring positions kept together.
+
+    ``values`` is (32 // lanes, n * lanes): ``values[p, b * lanes + e]`` is element ``p * lanes + e``
+    of block b. Per-block arrays broadcast against it after ``spread``.
+    """
+
+    values: Any
+    lanes: int
+
+    def like(self, values: Any) -> Columns:
+        """Other per-value data (codes, say) in this layout."""
+        return Columns(values, self.lanes)
+
+
+def columns(blocks: Any, xp: ModuleType) -> Columns:
+    """(n, 32) float32 blocks -> Columns in this thread's work array (four lanes on numpy), which
+    callers may overwrite: every call copies."""
+    n = blocks.shape[0]
+    if xp is not np:
+        values = work("columns", (QK, n), xp.float32, xp)
+        values[...] = blocks.T
+        return Columns(values, 1)
+    values = work("columns", (QK // NP_LANES, n * NP_LANES), np.float32, xp)
+    groups = np.ascontiguousarray(blocks, dtype=np.float32).view(np.complex128)
+    moved = values.view(np.complex128)
+    for i in range(0, n, _GROUP_TILE):  # a tile's source lines stay in cache across its 8 rows
+        np.copyto(moved[:, i : i + _GROUP_TILE], groups[i : i + _GROUP_TILE].T)
+    return Columns(values, NP_LANES)
+
+
+def add_truncate(values: Any, addend: Any, dtype: Any, xp: ModuleType) -> Any:
+    """Integer codes trunc(values + addend) of float32 ``values`` (in range for ``dtype``).
+
+    numpy adds in binary32 and converts in one call, buffer by buffer, into a work array, so the
+    sums never make a round trip through memory.
+    """
+    if xp is not np:
+        return (values + addend).astype(dtype)
+    codes = work("codes", values.shape, dtype, xp)
+    return np.add(values, addend, out=codes, dtype=np.float32, casting="unsafe")
 
 
 _TILE = 256  # blocks per transposed tile: 32 KiB of input, so each tile stays in L1
@@ -33,33 +88,49 @@ def transpose(blocks: Any, xp: ModuleType) -> Any:
     return out
 
 
-def extremes(blocks: Any, cols: Any, xp: ModuleType, *, signed_zero: bool = True) -> tuple[Any, Any]:
+def _fold(values: Any, smallest: bool, lanes: int, xp: ModuleType) -> Any:
+    """Per block (n,): the min (``smallest``) or max of (P, n*lanes) columns, NaN propagating.
+
+    numpy reduces the positions in one call that streams each row past a running result; the lanes
+    of that result are then reduced with one strided pass per lane (a (n, 2) slice would make numpy
+    loop over pairs).
+    """
+    reduce, op = (xp.min, xp.minimum) if smallest else (xp.max, xp.maximum)
+    if xp is not np:
+        v = reduce(values, axis=0)
+    else:
+        key = "fold_lo" if smallest else "fold_hi"
+        v = reduce(values, axis=0, out=work(key, values.shape[1:], values.dtype, xp))
+    if lanes == 1:
+        return xp.array(v, copy=True)
+    v = v.reshape(-1, lanes)
+    acc = op(v[:, 0], v[:, 1])
+    for e in range(2, lanes):
+        op(acc, v[:, e], out=acc)
+    return acc
+
+
+def extremes(blocks: Any, cols: Columns, xp: ModuleType, *, signed_zero: bool = True) -> tuple[Any, Any]:
     """Per block: the minimum and the maximum; NaN propagates into both.
 
     With ``signed_zero`` a zero minimum carries the sign of the block's first zero, as ggml's running
     minimum (strict ``<``) does; only types that store the minimum need that.
     """
-    lo = hi = cols
-    while lo.shape[0] > 1:
-        h = lo.shape[0] // 2
-        lo, hi = xp.minimum(lo[:h], lo[h:]), xp.maximum(hi[:h], hi[h:])
-    lo = lo[0]
+    lo = _fold(cols.values, True, cols.lanes, xp)
+    hi = _fold(cols.values, False, cols.lanes, xp)
     if not signed_zero:
-        return lo, hi[0]
+        return lo, hi
     zero = lo == 0  # min() may return either zero; the C scan keeps the first one it met
     if bool(xp.any(zero)):
         sub = blocks[zero]
         lo[zero] = sub[xp.arange(sub.shape[0]), xp.argmax(sub == 0, axis=-1)]
-    return lo, hi[0]
+    return lo, hi
 
 
-def abs_max(cols: Any, xp: ModuleType) -> Any:
+def abs_max(cols: Columns, xp: ModuleType) -> Any:
     """Per block: max |x| (NaN if the block holds one)."""
-    a = xp.abs(cols)
-    while a.shape[0] > 1:
-        h = a.shape[0] // 2
-        a = xp.maximum(a[:h], a[h:])
-    return a[0]
+    mag = xp.abs(cols.values, out=work("magnitudes", cols.values.shape, cols.values.dtype, xp))
+    return _fold(mag, False, cols.lanes, xp)
 
 
 def signed_absmax(blocks: Any, lo: Any, hi: Any, xp: ModuleType) -> Any:
@@ -79,11 +150,25 @@ def signed_absmax(blocks: Any, lo: Any, hi: Any, xp: ModuleType) -> Any:
     return m
 
 
-def zero_blocks(codes: Any, mask: Any | None, xp: ModuleType) -> Any:
-    """Codes (32, n) with every column in ``mask`` set to 0 (``None``: no column)."""
-    if mask is not None and bool(xp.any(mask)):
-        codes = xp.where(mask[None, :], xp.zeros((), dtype=codes.dtype), codes)
-    return codes
+def spread(v: Any, cols: Columns, xp: ModuleType, key: str) -> Any:
+    """Per-block values (n,) -> (n * lanes,), which broadcasts against ``cols.values`` (a work array
+    named ``key`` on numpy: one strided copy per lane)."""
+    if cols.lanes == 1:
+        return v
+    if xp is not np:
+        return xp.repeat(v, cols.lanes)
+    wide = work(key, (v.shape[0], cols.lanes), v.dtype, xp)
+    for e in range(cols.lanes):
+        wide[:, e] = v
+    return wide.reshape(-1)
+
+
+def zero_blocks(codes: Columns, mask: Any | None, xp: ModuleType) -> Columns:
+    """Codes with every block in ``mask`` (n,) set to 0 (``None``: no block)."""
+    if mask is None or not bool(xp.any(mask)):
+        return codes
+    wide = mask if codes.lanes == 1 else xp.repeat(mask, codes.lanes)
+    return codes.like(xp.where(wide[None, :], xp.zeros((), dtype=codes.values.dtype), codes.values))
 
 
 def clamp_top(codes: Any, bits: int, xp: ModuleType) -> Any:
@@ -95,25 +180,66 @@ def clamp_top(codes: Any, bits: int, xp: ModuleType) -> Any:
     if xp is not np:
         return xp.minimum(codes, (1 << bits) - 1).astype(xp.uint8)
     lanes = codes.reshape(-1).view(np.uint64)
-    return (lanes - ((lanes >> np.uint64(bits)) & _BYTE_LSB)).view(np.uint8).reshape(codes.shape)
+    top = np.right_shift(lanes, np.uint64(bits), out=work("clamp", lanes.shape, np.uint64, xp))
+    top &= _BYTE_LSB
+    return (lanes - top).view(np.uint8).reshape(codes.shape)
 
 
-def pack_nibbles(codes: Any, xp: ModuleType) -> Any:
-    """Codes (32, n) -> block bytes (n, 16): low nibble = element j, high nibble = element j+16."""
-    if xp is np:
-        lo = codes[:16].reshape(-1).view(np.uint64) & _LOW_NIBBLES
-        hi = codes[16:].reshape(-1).view(np.uint64) & _LOW_NIBBLES
-        packed = (lo | (hi << np.uint64(4))).view(np.uint8).reshape(16, -1)
-    else:
-        packed = (codes[:16] & 0x0F) | ((codes[16:] & 0x0F) << 4)
-    return xp.ascontiguousarray(packed.T)
+def put_columns(out: Any, offset: int, cols: Columns, xp: ModuleType) -> None:
+    """Write uint8 columns (P, n*lanes) into bytes offset..offset+P*lanes of every block, in element
+    order. numpy copies one lane group (a 4-byte item) per block and position: P strided copies."""
+    values, lanes = cols.values, cols.lanes
+    width = values.shape[0] * lanes
+    if xp is np and lanes == NP_LANES:
+        dst, src = out[:, offset : offset + width].view("V4"), values.view("V4")
+        for p in range(values.shape[0]):
+            dst[:, p] = src[p]
+        return
+    put_bytes(out, offset, _element_order(values, lanes, xp).reshape(-1, width), xp)
 
 
-def pack_high_bits(codes: Any, xp: ModuleType) -> Any:
-    """Codes (32, n) -> (n, 4) bytes of the u32 whose bit i is bit 4 of element i."""
-    if xp is np:
+def _element_order(values: Any, lanes: int, xp: ModuleType) -> Any:
+    """(P, n*lanes) -> contiguous (n, P, lanes)."""
+    n = values.shape[1] // lanes
+    if lanes == 1:
+        return xp.ascontiguousarray(values.T)
+    return xp.ascontiguousarray(xp.transpose(values.reshape(values.shape[0], n, lanes), (1, 0, 2)))
+
+
+def pack_nibbles(cols: Columns, xp: ModuleType, *, masked: bool = True) -> Columns:
+    """uint8 codes in columns -> the 16 bytes of every block, in columns (``put_columns`` writes them):
+    low nibble = element j, high nibble = element j+16.
+
+    ``masked=False`` promises codes below 16, so no nibble needs clearing first.
+    """
+    codes = cols.values
+    half = codes.shape[0] // 2
+    if xp is not np:
+        return cols.like((codes[:half] & 0x0F) | ((codes[half:] & 0x0F) << 4))
+    lo, hi = codes[:half].reshape(-1).view(np.uint64), codes[half:].reshape(-1).view(np.uint64)
+    packed = np.left_shift(hi, np.uint64(4), out=work("packed", lo.shape, np.uint64, xp))
+    if masked:  # high nibbles from hi << 4, low ones from lo: lo ^ ((lo ^ packed) & 0xF0..F0)
+        packed ^= lo
+        packed &= _HIGH_NIBBLES
+    packed ^= lo
+    return cols.like(packed.view(np.uint8).reshape(half, -1))
+
+
+def pack_high_bits(cols: Columns, xp: ModuleType) -> Any:
+    """uint8 codes in columns -> (n, 4) bytes of the little-endian u32 whose bit i is bit 4 of element i."""
+    codes, lanes = cols.values, cols.lanes
+    if xp is np and lanes == NP_LANES:
+        # One u32 holds elements 4p..4p+3; gather their fifth bits into a nibble and OR nibble p in.
+        words = codes.view(np.uint32)
+        bits = np.right_shift(words, np.uint32(4), out=work("high_bits", words.shape, np.uint32, xp))
+        bits &= np.uint32(0x01010101)
+        bits *= _GATHER_BYTE_BITS
+        bits >>= np.uint32(24)
+        bits <<= _LANE_SHIFTS
+        return np.bitwise_or.reduce(bits, axis=0).view(np.uint8).reshape(-1, 4)
+    if xp is np and lanes == 1:
         bits = ((codes.reshape(-1).view(np.uint64) >> np.uint64(4)) & _BYTE_LSB).view(np.uint8)
-    else:
-        bits = (codes >> 4) & 1
-    weighted = bits.reshape(4, 8, -1) * xp.asarray(_BIT_WEIGHTS)
-    return xp.ascontiguousarray(xp.sum(weighted, axis=1, dtype=xp.uint8).T)
+        weighted = bits.reshape(4, 8, -1) * _BIT_WEIGHTS
+        return np.ascontiguousarray(np.sum(weighted, axis=1, dtype=np.uint8).T)
+    bits = _element_order((codes >> 4) & 1, lanes, xp).reshape(-1, 4, 8)  # element i = 8 * byte + bit
+    return xp.sum(bits * xp.asarray(_BIT_WEIGHTS[:, 0]), axis=2, dtype=xp.uint8)
