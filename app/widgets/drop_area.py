@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDropEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
     QPushButton, QSizePolicy, QVBoxLayout, QWidget,
@@ -39,6 +39,47 @@ def local_paths(urls: list[QUrl]) -> list[Path]:
             if path not in seen:
                 seen.append(path)
     return seen
+
+
+class WindowDropFilter(QObject):
+    """Sends models dropped anywhere on a window to the drop area, even onto a text field.
+
+    Installed on the application; it only takes drags of local files over widgets of its window, so
+    dragging text between fields still works.
+
+    Signals:
+        paths_dropped(object): list[Path] dropped.
+        drag_active(bool): a drag of files entered (True) or left/ended (False).
+    """
+
+    paths_dropped = Signal(object)
+    drag_active = Signal(bool)
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind not in _DRAG_EVENTS or not isinstance(watched, QWidget) or watched.window() is not self._window:
+            return False
+        if kind == QEvent.Type.DragLeave:
+            self.drag_active.emit(False)
+            return False
+        assert isinstance(event, QDropEvent)  # QDragEnterEvent and QDragMoveEvent derive from it
+        paths = local_paths(event.mimeData().urls()) if event.mimeData() is not None else []
+        if not paths:
+            return False
+        event.acceptProposedAction()
+        if kind == QEvent.Type.Drop:
+            self.drag_active.emit(False)
+            self.paths_dropped.emit(paths)
+        else:
+            self.drag_active.emit(True)
+        return True
+
+
+_DRAG_EVENTS = frozenset({QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.DragLeave, QEvent.Type.Drop})
 
 
 class _DropZone(QFrame):

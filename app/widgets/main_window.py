@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget,
+    QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from app import bridge as message
@@ -24,7 +24,7 @@ from app.jobs.model import JobListModel
 from app.jobs.queue import JobQueue
 from app.jobs.tasks import DownloadConvertTask, DownloadTask
 from app.settings import Settings
-from app.widgets.drop_area import DropArea, local_paths
+from app.widgets.drop_area import DropArea, WindowDropFilter
 from app.widgets.hardware_panel import HardwarePanel
 from app.widgets.job_view import JobView
 from app.widgets.log_pane import LogPane
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle(f"Quantpick {__version__}")
         self.setWindowIcon(svg_icon("quantpick"))
-        self.setAcceptDrops(True)
+        self.setAcceptDrops(True)  # the drop filter below takes the drops, wherever they land
         self.settings = settings if settings is not None else Settings(QSettings())
         self.queue = queue if queue is not None else JobQueue(self, threads=self.settings.threads())
         self._confirm_quit = confirm_quit
@@ -143,6 +143,12 @@ class MainWindow(QMainWindow):
         self.queue.job_ended.connect(self._on_queue_job_ended)
         self.queue.idle.connect(self._on_queue_idle)
         self.settings.changed.connect(self._on_settings_changed)
+        self._drop_filter = WindowDropFilter(self)
+        self._drop_filter.paths_dropped.connect(self.open_paths)
+        self._drop_filter.drag_active.connect(self.drop_area.set_drag_active)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._drop_filter)
         if self.hardware.profile() is not None:  # a panel made with a profile announced it before we listened
             self.recommend.set_hardware(self.hardware.profile())
 
@@ -174,23 +180,6 @@ class MainWindow(QMainWindow):
     def _queued(self, title: str) -> None:
         message.info(f"Queued: {title}.")
         self.show_jobs()
-
-    # -- drag and drop (the whole window) -----------------------------------------------------------
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if local_paths(event.mimeData().urls()):
-            event.acceptProposedAction()
-            self.drop_area.set_drag_active(True)
-
-    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
-        self.drop_area.set_drag_active(False)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        self.drop_area.set_drag_active(False)
-        paths = local_paths(event.mimeData().urls())
-        if paths:
-            event.acceptProposedAction()
-            self.open_paths(paths)
 
     # -- closing ------------------------------------------------------------------------------------
 

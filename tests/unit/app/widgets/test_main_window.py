@@ -105,6 +105,18 @@ def test_drop_of_hf_model_converts_to_q4_k_m(qtbot, win: Window, tmp_path: Path)
     qtbot.waitUntil(lambda: "Finished" in w.log_pane.visible_text())
 
 
+def test_a_model_dropped_on_a_text_field_still_goes_to_the_drop_area(qtbot, win: Window) -> None:
+    w = win.window
+    field = w.picker.catalog_tab.filter
+    before = field.text()
+    drop(field, [GOLDEN / "requant" / "synth-a-f32.gguf"])
+    assert field.text() == before
+    assert w.tabs.currentWidget() is w.convert_page
+    qtbot.waitUntil(lambda: not w.drop_area.is_busy(), timeout=10_000)
+    [item] = w.drop_area.items()
+    assert item is not None and item.convertible
+
+
 def test_pickled_drop_is_refused_with_the_reason(qtbot, win: Window, tmp_path: Path) -> None:
     pickled = tmp_path / "pytorch_model.bin"
     pickled.write_bytes(b"\x80\x02}q\x00.")
