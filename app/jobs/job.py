@@ -190,12 +190,12 @@ class Job:
     def server_command(self) -> str | None:
         """The command that serves the finished file with llama.cpp, ready to paste; None until done.
 
-        llama-server fits the layers to the available memory by itself (``--fit`` is on by default), so
-        the model path is all it needs.
+        With the recommendation's options when the job came from one; otherwise the path alone is enough,
+        since llama-server fits the layers to the available memory by itself (``--fit`` is on by default).
         """
         if self.state is not JobState.DONE or self.result is None:
             return None
-        return command_line(["llama-server", "-m", str(self.result.output)])
+        return command_line(["llama-server", "-m", str(self.result.output), *self.task.server_args])
 
 
 def command_line(args: list[str]) -> str:

@@ -1,11 +1,13 @@
 """What a job does, as plain data: convert a local checkpoint, download a ready-made GGUF, or both. No Qt.
 
 The queue treats every task alike (one at a time, progress, cancel); the worker picks the engine calls
-by the task's type. ``JobOutcome`` is the common shape of what a finished task leaves behind.
+by the task's type. ``JobOutcome`` is the common shape of what a finished task leaves behind. A task's
+``server_args`` are the llama-server options the recommendation chose (context, GPU layers, ...).
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ class ConvertTask:
     source: Path
     ftype: FileType
     out_dir: Path
+    server_args: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -38,6 +41,7 @@ class DownloadTask:
 
     repo_id: str
     variant: GGUFVariant
+    server_args: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -55,6 +59,7 @@ class DownloadConvertTask:
     repo_id: str
     ftype: FileType
     out_dir: Path
+    server_args: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -66,6 +71,31 @@ class DownloadConvertTask:
 
 
 Task = ConvertTask | DownloadTask | DownloadConvertTask
+_MODEL_FLAGS = frozenset({"-m", "--model"})
+
+
+def server_args_from(command: str) -> tuple[str, ...]:
+    """The options of a recommended ``llama-server -m NAME ...`` command, without the program and model.
+
+    The recommendation knows the context, GPU layers and flags but not where the file will land; the
+    finished job puts its real path back in front of these.
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return ()
+    if not words or not words[0].endswith("llama-server"):
+        return ()
+    args: list[str] = []
+    skip = False
+    for word in words[1:]:
+        if skip:
+            skip = False
+        elif word in _MODEL_FLAGS:
+            skip = True
+        elif not word.startswith(("-m=", "--model=")):
+            args.append(word)
+    return tuple(args)
 
 
 @dataclass(frozen=True, slots=True)

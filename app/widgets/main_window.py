@@ -22,7 +22,7 @@ from app.bridge import LogEntry, MessageBridge, global_bridge
 from app.jobs.job import JobState
 from app.jobs.model import JobListModel
 from app.jobs.queue import JobQueue
-from app.jobs.tasks import DownloadConvertTask, DownloadTask
+from app.jobs.tasks import ConvertTask, DownloadConvertTask, DownloadTask, Task, server_args_from
 from app.settings import Settings
 from app.widgets.drop_area import DropArea, WindowDropFilter
 from app.widgets.hardware_panel import HardwarePanel
@@ -166,16 +166,18 @@ class MainWindow(QMainWindow):
     def handle_conversion_request(self, request: ConversionRequest) -> None:
         """Queue a conversion asked for by the recommendation view or the wizard."""
         out_dir = request.out_dir or self.settings.output_dir()
+        args = server_args_from(request.run_command)
         if request.source is not None:
-            job = self.queue.add(request.source, request.ftype, out_dir)
+            task: Task = ConvertTask(request.source, request.ftype, out_dir, args)
         else:
             assert request.repo_id is not None
-            job = self.queue.add_task(DownloadConvertTask(request.repo_id, request.ftype, out_dir))
-        self._queued(job.title)
+            task = DownloadConvertTask(request.repo_id, request.ftype, out_dir, args)
+        self._queued(self.queue.add_task(task).title)
 
     def handle_download_request(self, request: DownloadRequest) -> None:
         """Queue a download of a ready-made GGUF."""
-        self._queued(self.queue.add_task(DownloadTask(request.repo_id, request.variant)).title)
+        task = DownloadTask(request.repo_id, request.variant, server_args_from(request.run_command))
+        self._queued(self.queue.add_task(task).title)
 
     def _queued(self, title: str) -> None:
         message.info(f"Queued: {title}.")

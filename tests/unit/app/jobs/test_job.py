@@ -11,7 +11,7 @@ from app.jobs.job import (
     Job, JobAction, JobFailure, JobList, JobState, JobStateError, allowed_actions, fmt_duration, fmt_size,
     progress_text, row_actions,
 )
-from app.jobs.tasks import ConvertTask, JobOutcome
+from app.jobs.tasks import ConvertTask, JobOutcome, server_args_from
 from engine.errors import CancelledError, PickledCheckpointError
 from engine.progress import Progress
 from engine.quant.ftypes import parse_file_type
@@ -163,3 +163,22 @@ def test_done_text_says_written_or_downloaded(tmp_path: Path) -> None:
     job.result = JobOutcome(tmp_path / "x.gguf", 3 << 20, 65.0, downloaded=True)
     job.move_to(JobState.DONE)
     assert job.detail_text() == f"3.0 MiB downloaded in 1 min 05 s: {tmp_path / 'x.gguf'}"
+
+
+@pytest.mark.parametrize(("command", "args"), [
+    ("llama-server -m Qwen3-8B-Q6_K.gguf -c 8192 -ngl 37 -fa on -np 1", ("-c", "8192", "-ngl", "37", "-fa", "on",
+                                                                         "-np", "1")),
+    ("llama-server --model=x.gguf -c 4096", ("-c", "4096")),
+    ("ollama run x", ()), ("", ()), ("llama-server -m 'unterminated", ()),
+])
+def test_server_args_keep_the_recommendations_options(command: str, args: tuple[str, ...]) -> None:
+    assert server_args_from(command) == args
+
+
+def test_finished_job_command_carries_the_options(tmp_path: Path) -> None:
+    job = Job(ConvertTask(Path("/m"), Q4, tmp_path, ("-c", "8192", "-ngl", "37")))
+    job.move_to(JobState.RUNNING)
+    job.result = JobOutcome(tmp_path / "m-Q4_K_M.gguf", 1, 1.0)
+    job.move_to(JobState.DONE)
+    assert shlex.split(job.server_command() or "") == [
+        "llama-server", "-m", str(tmp_path / "m-Q4_K_M.gguf"), "-c", "8192", "-ngl", "37"]

@@ -134,10 +134,10 @@ def test_requests_from_recommendation_and_wizard_join_the_queue(win: Window, tmp
     w = win.window
     variant = GGUFVariant("Q4_K_M", "Q4_K_M", (RepoFile("m-Q4_K_M.gguf", 10),), 10)
     win.queue.cancel_all()
-    w.handle_download_request(DownloadRequest("org/m-GGUF", variant))
+    w.handle_download_request(DownloadRequest("org/m-GGUF", variant, "llama-server -m m-Q4_K_M.gguf -c 4096"))
     w.handle_conversion_request(ConversionRequest(parse_file_type("Q8_0"), repo_id="org/m"))
     tasks = [job.task for job in win.queue.jobs]
-    assert tasks[0] == DownloadTask("org/m-GGUF", variant)
+    assert tasks[0] == DownloadTask("org/m-GGUF", variant, ("-c", "4096"))
     assert tasks[1] == DownloadConvertTask("org/m", parse_file_type("Q8_0"), tmp_path / "out")
     assert w.tabs.currentWidget() is w.convert_page
 
