@@ -69,6 +69,7 @@ def run(argv: list[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Quantpick")
     app.setOrganizationName("Quantpick")
+    app.setDesktopFileName("quantpick")  # Wayland matches the window to quantpick.desktop and its icon
     app.setWindowIcon(svg_icon("quantpick"))
     folder = log_dir()
     handlers = setup_logging(folder)
