@@ -132,7 +132,8 @@ def use_more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
-# 256-block types and their 32-block stand-ins; 32-block types have none (llama-quantize fails on them).
+# 256-block types and their 32-block stand-ins; a 32-block type stands in for itself (then F16 if rows still
+# do not fit), and any other type has none (llama-quantize fails on it).
 _FALLBACKS: dict[GGMLType, GGMLType] = {
     GGMLType.IQ1_S: GGMLType.IQ4_NL, GGMLType.IQ1_M: GGMLType.IQ4_NL, GGMLType.IQ2_XXS: GGMLType.IQ4_NL,
     GGMLType.IQ2_XS: GGMLType.IQ4_NL, GGMLType.IQ2_S: GGMLType.IQ4_NL, GGMLType.IQ3_XXS: GGMLType.IQ4_NL,
@@ -146,13 +147,16 @@ _FALLBACKS: dict[GGMLType, GGMLType] = {
 def fallback_type(qtype: GGMLType, row_length: int) -> GGMLType:
     """The type llama-quantize uses when ``row_length`` is not a whole number of ``qtype`` blocks.
 
-    Returns ``qtype`` itself when it fits; else its 32-block stand-in, or F16 if even that does not fit.
+    Returns ``qtype`` itself when it fits; else its 32-block stand-in (a 32-block type is its own), or F16 if
+    even that does not fit (llama-quantize's "must use F16 due to unusual shape").
 
     Raises:
-        UsageError: a 32-block type that does not fit: llama-quantize has no fallback and fails too.
+        UsageError: a type with blocks over 32 and no stand-in: llama-quantize has no fallback and fails too.
     """
     if row_length % layout_of(qtype).block_size == 0:
         return qtype
+    if layout_of(qtype).block_size <= 32:
+        return GGMLType.F16
     if qtype not in _FALLBACKS:
         raise UsageError(
             f"Rows of {row_length} values cannot be stored as {qtype.name} (blocks of "

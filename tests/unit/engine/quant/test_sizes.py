@@ -144,5 +144,9 @@ def test_plan_rejects_bad_input() -> None:
         plan_types([("a.weight", (0, 2), "F32")], "Q8_0", facts=facts)
     with pytest.raises(UsageError, match="Did you mean"):
         plan_types([], "Q4_KM", facts=facts)
-    with pytest.raises(UsageError, match="Q4_0"):
-        plan_types([("a.weight", (48, 2), "F32")], "Q4_0", facts=facts)
+
+
+def test_32_block_type_that_does_not_fit_becomes_f16() -> None:
+    """llama-quantize: "ncols 48 not divisible by 32 ... must use F16 due to unusual shape"."""
+    (choice,) = plan_types([("a.weight", (48, 2), "F32")], "Q4_0", facts=ModelFacts("llama", 1, 1, 1))
+    assert choice.target is T.F16 and choice.fell_back and choice.nbytes == 48 * 2 * 2
