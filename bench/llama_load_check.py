@@ -50,7 +50,7 @@ VOCAB_KEYS = ("model", "pre", "tokens", "token_type", "merges", "scores", "bos_t
               "unknown_token_id", "padding_token_id")
 AGREE_WORDS = 2  # a converted model must start its answer with the original's first words
 _ERROR = re.compile(r"^[\d.]+ E ", re.M)  # llama.cpp's error log lines
-LOG_ATTEMPTS = 5
+LOG_ATTEMPTS = 10
 _PERF = re.compile(r"(prompt eval|samplers) time =.*?/\s*(\d+) (?:tokens|runs)")
 
 
@@ -119,11 +119,13 @@ class LlamaCpp:
             seconds = time.perf_counter() - start
             stderr = done.stderr.decode("utf-8", "replace")
             counts = dict((kind, int(n)) for kind, n in _PERF.findall(stderr))
-            if (len(counts) == 2) if done.returncode == 0 else bool(_ERROR.search(stderr)):
+            complete = (len(counts) == 2) if done.returncode == 0 else bool(_ERROR.search(stderr))
+            if complete:
                 break
         n_generated = counts["samplers"] - counts["prompt eval"] if len(counts) == 2 else None
         text = done.stdout.decode("utf-8", "replace").replace("[end of text]", "").strip()
-        return Generation(done.returncode, text, n_generated, seconds, _last_error(stderr))
+        error = _first_error(stderr) if complete else f"llama.cpp's log was cut off in all {LOG_ATTEMPTS} runs"
+        return Generation(done.returncode, text, n_generated, seconds, error)
 
     def quantize(self, source: Path, target: Path, ftype: str) -> None:
         """``llama-quantize --allow-requantize``: the bytes llama.cpp itself makes from a quantized file."""
@@ -131,7 +133,7 @@ class LlamaCpp:
                         str(self.threads)], check=True, capture_output=True, timeout=self.timeout_s)
 
 
-def _last_error(stderr: str) -> str:
+def _first_error(stderr: str) -> str:
     """The first line that says why llama.cpp stopped (later ones repeat it more vaguely), without timestamp."""
     lines = [ln.strip() for ln in stderr.splitlines() if _ERROR.search(ln)]
     first = lines[0] if lines else (stderr.strip().splitlines() or [""])[-1]

@@ -49,9 +49,10 @@ def test_generation_counts_tokens_and_retries_cut_logs(tmp_path: Path) -> None:
     assert (tmp_path / "llama-completion.count").read_text() == "3"
 
 
-def test_a_log_that_stays_cut_falls_back_to_the_text(tmp_path: Path) -> None:
+def test_a_log_cut_in_every_run_is_said(tmp_path: Path) -> None:
     gen = _fake_llama(tmp_path, lost=99).complete(tmp_path / "m.gguf", "Hi", 8)
     assert gen.n_generated is None and gen.text == "" and not gen.ok
+    assert gen.error == "llama.cpp's log was cut off in all 10 runs"
 
 
 def test_failure_reports_llama_cpps_first_error(tmp_path: Path) -> None:
