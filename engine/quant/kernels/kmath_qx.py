@@ -160,53 +160,92 @@ def fit_q3(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
     n, groups = x.shape
     lev = xp.empty((n, groups), dtype=xp.float32)
     slx, sl2 = xp.empty(groups, dtype=xp.float32), xp.empty(groups, dtype=xp.float32)
-    tiny, moving = xp.empty(groups, dtype=bool), xp.empty(groups, dtype=bool)
+    tiny = xp.empty(groups, dtype=bool)
+    moves = []
     step = Q3_SLICE if xp is np else groups
     for s in range(0, groups, step):
         part = slice(s, s + step)
-        tiny[part], lev[:, part], slx[part], sl2[part], moving[part] = _q3_start(x[:, part], nmax, xp)
-    cols = xp.flatnonzero(moving)
+        tiny[part], lev[:, part], slx[part], sl2[part], first = _q3_start(x[:, part], nmax, xp)
+        moves.append(first.shifted(s))
+    first = moves[0] if len(moves) == 1 else _FirstMoves(*(xp.concatenate(f) for f in zip(*moves)))
+    cols = first.cols
     if cols.size:
+        lev[first.k, cols], slx[cols], sl2[cols] = first.new, first.slx, first.sl2
         sums = _Q3Sums(lev, slx, sl2).pick(cols)
-        _q3_refine(xp.take(x, cols, axis=1), sums, nmax, xp)
+        _q3_refine(xp.take(x, cols, axis=1), sums, first.k + 1, nmax, xp)
         lev[:, cols], slx[cols], sl2[cols] = sums.lev, sums.slx, sums.sl2
     nonzero = sl2 > 0
     scale = xp.where(nonzero & ~tiny, slx / _safe(sl2, nonzero, xp), xp.float32(0))
-    codes = xp.where(tiny[None, :], 0, lev + nmax).astype(xp.uint8)
+    codes = (lev + nmax).astype(xp.uint8)
+    codes[:, tiny] = 0
     return scale, codes
 
 
-def _q3_start(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any, Any, Any, Any]:
+@dataclass(frozen=True, slots=True)
+class _FirstMoves:
+    """The groups ``cols`` whose first sweep changes a level, and that first change: element ``k`` takes
+    level ``new`` and the sums become ``slx``, ``sl2``."""
+
+    cols: Any
+    k: Any
+    new: Any
+    slx: Any
+    sl2: Any
+
+    def shifted(self, offset: int) -> "_FirstMoves":
+        return _FirstMoves(self.cols + offset, self.k, self.new, self.slx, self.sl2)
+
+    def __iter__(self) -> Any:
+        return iter((self.cols, self.k, self.new, self.slx, self.sl2))
+
+
+def _q3_start(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any, Any, Any, _FirstMoves]:
     """Starting levels and sums of make_q3_quants, and which groups the first sweep would change.
 
     Until a group's first change its sums and levels are the starting ones, so judging every element
     against the starting state at once finds exactly the groups the sequential sweep would change.
-    Only a few elements get a new level with a positive ``a``; the rest of the test runs on those.
-    Returns (tiny, levels, Slx, Sl2, moving).
+    Only a few elements can get a new level with a positive ``a``: nearest_int(q) equals the level l
+    whenever the computed |q - l| is below 1/2 (rounding is monotonic, so the exact one is too), and
+    the rest of the test runs on the others.
+    Returns (tiny, levels, Slx, Sl2, the first changes).
     """
     m = signed_absmax(x, xp)
     tiny = xp.abs(m) < xp.float32(GROUP_MAX_EPS)
     iscale = xp.float32(-nmax) / _safe(m, ~tiny, xp)
     w = x * x
     wx = w * x
-    lev = round_sym(iscale[None, :] * x, nmax, xp)
-    wxl = wx * lev
-    wll = w * lev * lev
-    slx = seq_sum0(wxl, xp)
-    sl2 = seq_sum0(wll, xp)
-    a = slx[None, :] - wxl
-    b = sl2[None, :] - wll
-    new = _literal_round_sym(x * b / a, nmax, xp)
-    flat = xp.flatnonzero((new != lev) & (a > 0))
+    # |iscale*x| <= nmax (|x| <= |m|) unless it is NaN, which makes Slx NaN: then round literally.
+    lev, slx, sl2, wxl, wll = _q3_sums(w, wx, _fast_round_sym(iscale[None, :] * x, nmax, xp), xp)
+    if bool(xp.any(xp.isnan(slx))):
+        lev, slx, sl2, wxl, wll = _q3_sums(w, wx, _literal_round_sym(iscale[None, :] * x, nmax, xp), xp)
+    a = xp.subtract(slx[None, :], wxl, out=wxl)  # the in-place steps keep the working set in cache
+    b = xp.subtract(sl2[None, :], wll, out=wll)
+    q = xp.multiply(x, b)
+    xp.divide(q, a, out=q)
+    gap = q - lev
+    xp.abs(gap, out=gap)
+    far = xp.less(gap, xp.float32(0.5))
+    xp.invert(far, out=far)
+    xp.logical_and(far, a > 0, out=far)
+    flat = xp.flatnonzero(far)
     col = flat % x.shape[1]
-    new = new.reshape(-1)[flat]
+    new = _literal_round_sym(q.reshape(-1)[flat], nmax, xp)
     a2 = a.reshape(-1)[flat] + wx.reshape(-1)[flat] * new
     b2 = b.reshape(-1)[flat] + w.reshape(-1)[flat] * new * new
     s1, s2 = slx[col], sl2[col]
-    take = (b2 > 0) & (a2 * a2 * s2 > s1 * s1 * b2)
-    moving = xp.zeros(x.shape[1], dtype=bool)
-    moving[col[take]] = True
-    return tiny, lev, slx, sl2, moving
+    take = xp.flatnonzero((new != lev.reshape(-1)[flat]) & (b2 > 0) & (a2 * a2 * s2 > s1 * s1 * b2))
+    cols, first = xp.unique(col[take], return_index=True)  # the element order makes the first one first
+    at = take[first]
+    moves = _FirstMoves(cols, flat[at] // x.shape[1], new[at], a2[at], b2[at])
+    return tiny, lev, slx, sl2, moves
+
+
+def _q3_sums(w: Any, wx: Any, lev: Any, xp: ModuleType) -> tuple[Any, Any, Any, Any, Any]:
+    """(levels, Slx, Sl2, w*x*l, w*l*l) for starting levels ``lev``."""
+    wxl = wx * lev
+    wll = w * lev
+    xp.multiply(wll, lev, out=wll)
+    return lev, seq_sum0(wxl, xp), seq_sum0(wll, xp), wxl, wll
 
 
 def _literal_round_sym(v: Any, nmax: int, xp: ModuleType) -> Any:
@@ -215,16 +254,20 @@ def _literal_round_sym(v: Any, nmax: int, xp: ModuleType) -> Any:
     return xp.clip((bits & 0x007FFFFF) - 0x00400000, -nmax, nmax - 1).astype(xp.float32)
 
 
-def round_sym(v: Any, nmax: int, xp: ModuleType) -> Any:
-    """clamp(nearest_int(v), -nmax, nmax-1) as float32, exact for any v.
+def _fast_round_sym(v: Any, nmax: int, xp: ModuleType) -> Any:
+    """``_literal_round_sym`` for |v| < 2^22: adding and subtracting 1.5*2^23 rounds like nearest_int."""
+    magic = xp.float32(MAGIC)
+    r = v + magic
+    xp.subtract(r, magic, out=r)
+    return xp.clip(r, xp.float32(-nmax), xp.float32(nmax - 1), out=r)
 
-    Below 2^22 in magnitude, adding and subtracting 1.5*2^23 rounds exactly like nearest_int, in three
-    cheap passes; when any value is NaN, infinite or huge, the literal bit trick runs instead.
-    """
+
+def round_sym(v: Any, nmax: int, xp: ModuleType) -> Any:
+    """clamp(nearest_int(v), -nmax, nmax-1) as float32, exact for any v: the cheap rounding unless a value
+    is NaN, infinite or at least 2^22 in magnitude, then the literal bit trick."""
     if v.size and not bool(xp.max(xp.abs(v)) < xp.float32(1 << 22)):  # a NaN fails this too
         return _literal_round_sym(v, nmax, xp)
-    magic = xp.float32(MAGIC)
-    return xp.clip((v + magic) - magic, xp.float32(-nmax), xp.float32(nmax - 1))
+    return _fast_round_sym(v, nmax, xp)
 
 
 @dataclass(slots=True)
@@ -257,8 +300,9 @@ def _q3_candidate(x: Any, w: Any, wx: Any, li: Any, slx: Any, sl2: Any, nmax: in
     return take, a2, b2, new
 
 
-def _q3_refine(x: Any, out: _Q3Sums, nmax: int, xp: ModuleType) -> None:
-    """make_q3_quants' sweeps for the groups ``x`` (n, groups), from ``out`` (updated in place).
+def _q3_refine(x: Any, out: _Q3Sums, pos: Any, nmax: int, xp: ModuleType) -> None:
+    """make_q3_quants' sweeps for the groups ``x`` (n, groups) from ``out`` (updated in place), which hold
+    the state right after their first sweep's first change, at element ``pos - 1``.
 
     ggml visits the elements in order, sweep after sweep (at most 5), and stops a group after a sweep
     that changed nothing. Between two accepted changes the sums stay put, so judging all n elements
@@ -272,9 +316,8 @@ def _q3_refine(x: Any, out: _Q3Sums, nmax: int, xp: ModuleType) -> None:
     rank = (n - index).astype(xp.uint8)  # the first element gets the highest rank
     cols = xp.arange(groups)  # which group of ``out`` each column of the working set is
     cur = out.pick(cols)
-    pos = xp.zeros(groups, dtype=xp.int64)  # next element of the current sweep
     sweep = xp.zeros(groups, dtype=xp.int64)
-    changed = xp.zeros(groups, dtype=bool)  # the current sweep has accepted a change
+    changed = xp.ones(groups, dtype=bool)  # the current sweep has accepted a change
     while cols.size:
         w = x * x
         wx = w * x
