@@ -20,7 +20,9 @@ from engine.convert import plan as plan_mod, run as run_mod
 from engine.convert.open_source import open_source
 from engine.errors import OutOfDiskError
 from engine.quant.ftypes import parse_file_type
-from tests.faults.scenarios import FTYPES, SMALL_CHUNK, SMALL_SOURCES, Record, check_empty, check_source, digest, plan_for
+from tests.faults.scenarios import (
+    FTYPES, SMALL_CHUNK, SMALL_SOURCES, Record, check_empty, check_source, digest, plan_for,
+)
 
 MOUNT_BYTES = 24 << 20  # more than any output here; the filler takes all but a random remainder
 FILLER = "filler.bin"

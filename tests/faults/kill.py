@@ -50,9 +50,11 @@ def build_big_source(path: Path) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """An undisturbed run: when its first partial appeared, when it ended, and the bytes it wrote."""
+    """An undisturbed run: when its first partial appeared, when its output was complete (last rename,
+    ledger gone), when the process ended, and the bytes it wrote."""
 
     first_partial_s: float
+    done_s: float
     end_s: float
     outputs: dict[str, bytes]
 
@@ -80,17 +82,22 @@ class KillLab:
             out_dir.mkdir(exist_ok=True)
             proc = subprocess.Popen(self.command(kind, ftype, split, out_dir / "model.gguf"), cwd=ROOT,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            start, first = time.monotonic(), None
+            start, first, done = time.monotonic(), None, None
             while proc.poll() is None:
-                if first is None and any(p.name.endswith(".partial") for p in out_dir.iterdir()):
+                names = [p.name for p in out_dir.iterdir()]
+                busy = [n for n in names if n.endswith((".partial", ".owner", ".tmp"))]
+                if first is None and busy:
                     first = time.monotonic() - start
+                if first is not None and done is None and names and not busy:
+                    done = time.monotonic() - start
                 time.sleep(0.002)
             end = time.monotonic() - start
             assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
             outputs = {p.name: p.read_bytes() for p in out_dir.iterdir()}
             for p in out_dir.iterdir():
                 p.unlink()
-            self._calibrations[key] = Calibration(first if first is not None else end / 2, end, outputs)
+            first = first if first is not None else end / 2
+            self._calibrations[key] = Calibration(first, done if done is not None else end, end, outputs)
         return self._calibrations[key]
 
 
@@ -102,8 +109,8 @@ def sigkill(rng: random.Random, lab: KillLab) -> Record:
     out_dir = lab.work / "out"
     out_dir.mkdir(exist_ok=True)
     out = out_dir / "model.gguf"
-    if rng.random() < 0.7:  # while it writes, mostly
-        at = rng.uniform(max(0.0, cal.first_partial_s - 0.02), cal.end_s)
+    if rng.random() < 0.8:  # while it writes, mostly
+        at = rng.uniform(max(0.0, cal.first_partial_s - 0.02), cal.done_s)
     else:
         at = rng.uniform(0.0, cal.end_s)
     proc = subprocess.Popen(lab.command(kind, ftype, split, out), cwd=ROOT,

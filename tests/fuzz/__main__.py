@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         failures = tally["failures"]
         assert isinstance(failures, list)
         total_failures += len(failures)
+        rejected = tally["rejected"]
+        assert isinstance(rejected, dict)
         print(f"  {name:<12} {tally['inputs']:>6} inputs: {tally['accepted']:>5} accepted, "
-              f"{sum(tally['rejected'].values()):>6} rejected {dict(sorted(tally['rejected'].items()))}, "  # type: ignore[union-attr]
+              f"{sum(rejected.values()):>6} rejected {dict(sorted(rejected.items()))}, "
               f"{len(failures)} failed; slowest {tally.get('slowest_s', 0)} s, "
               f"peak +{int(tally.get('peak_bytes', 0)) >> 20} MiB, {time.monotonic() - began:.0f} s", flush=True)
         for f in failures[:20]:
