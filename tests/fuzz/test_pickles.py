@@ -28,6 +28,7 @@ PROBE = textwrap.dedent("""
     events = []
     sys.addaudithook(lambda event, args: events.append(str(args)) if event == "pickle.find_class" else None)
     from pathlib import Path
+    from app.jobs.inspect import inspect_path
     from engine.cli.main import main
     from engine.convert.open_source import open_source
     from engine.errors import QuantpickError
@@ -54,6 +55,8 @@ PROBE = textwrap.dedent("""
             attempt(outcomes, "unpickle", lambda: pickle.loads(target.read_bytes()))
         else:
             attempt(outcomes, "drop", lambda: detect(target))  # the app's drop area classifies first
+            item = inspect_path(target)  # what the app's drop area runs (it never raises)
+            outcomes["app-drop"] = "convertible" if item.convertible else "refused"
             attempt(outcomes, "summary", lambda: summarize(target))  # then shows the model card
             attempt(outcomes, "open", lambda: open_source(target, parse_file_type("Q8_0")).close())
             attempt(outcomes, "inspect", lambda: main(["inspect", str(target)]))
@@ -133,6 +136,7 @@ def test_a_dropped_malicious_file_never_runs(dropped: tuple[Path, dict[str, dict
     assert not any(str(v).startswith("ESCAPED") for v in outcomes.values()), outcomes
     assert outcomes["summary"] != "ok" and outcomes["open"] != "ok" and outcomes["imatrix"] != "ok", outcomes
     assert outcomes["inspect"] == outcomes["convert"] == "exit 2", outcomes
+    assert outcomes["app-drop"] == "refused"
     if Path(name).suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl"):
         assert outcomes["drop"] == outcomes["summary"] == "PickledCheckpointError", outcomes
     assert seen["wrote"] is False
@@ -157,5 +161,6 @@ def test_model_folders_with_pickled_weights_never_run_them(tmp_path: Path) -> No
         assert isinstance(outcomes, dict) and seen["events"] == []
         expected = "ok" if with_safetensors else "PickledCheckpointError"
         assert outcomes["drop"] == "ok" and outcomes["summary"] == expected and outcomes["open"] == expected
+        assert outcomes["app-drop"] == ("convertible" if with_safetensors else "refused")
         assert outcomes["convert"] == ("exit 0" if with_safetensors else "exit 2"), outcomes
         assert seen["wrote"] is with_safetensors
