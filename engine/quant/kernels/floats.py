@@ -1,14 +1,41 @@
-"""Unquantized float types: F32 (copy), F16 (IEEE half, round to nearest even) and BF16."""
+"""Unquantized float types: F32 (copy), F16 (IEEE half, round to nearest even) and BF16.
+
+numpy converts float32 to float16 one value at a time (about 1.5 ns each), so on numpy F16 rounds with
+integer operations on the bits of every value in range and leaves only the rest (subnormal results,
+overflow, inf, NaN) to numpy's conversion. Both types check their output for all-ones exponents chunk
+by chunk while it is in cache, and the final validation only looks again when a chunk found one.
+"""
 
 from __future__ import annotations
 
+import threading
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from engine.errors import InvalidValuesError
 from engine.formats.ggml_types import GGMLType
+from engine.quant.kernels.blockops import work
+from engine.quant.kernels.numeric import half_bits
 from engine.quant.registry import Kernel
+
+_U32 = np.uint32
+# |x| bits whose binary16 is a normal number: from 2**-14 up to (excluding) 65520, which rounds to inf.
+_HALF_NORMAL_LO, _HALF_NORMAL_END = 0x38800000, 0x477FF000
+# Rebias the exponent (127 -> 15) and add the round-to-nearest-even bias below bit 13 in one constant.
+_HALF_REBIAS = (0xFFF - (112 << 23)) % (1 << 32)
+# Largest |x| bits that do not round to an all-ones bfloat16 exponent.
+_BF16_FINITE_MAX = 0x7F7F7FFF
+
+
+class _Flags(threading.local):
+    """Whether a chunk quantized on this thread since the last validation held an all-ones exponent."""
+
+    nonfinite = False
+
+
+_FLAGS = _Flags()
 
 
 class F32Kernel(Kernel, qtype=GGMLType.F32):
@@ -24,28 +51,38 @@ class F32Kernel(Kernel, qtype=GGMLType.F32):
 class F16Kernel(Kernel, qtype=GGMLType.F16):
     """IEEE binary16; ggml writes every NaN as sign | 0x7E00, so we do too."""
 
+    chunk_values = 1 << 18
+
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
+        rows = xp.ascontiguousarray(rows, dtype=xp.float32)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by _validate
-            half = rows.astype(xp.float16).view(xp.uint16)
-        nan = xp.isnan(rows)
-        half = xp.where(nan, (half & 0x8000) | 0x7E00, half).astype(xp.uint16)
-        return xp.ascontiguousarray(half).view(xp.uint8)
+            if xp is np:
+                return _half_numpy(rows).view(np.uint8)
+            half = half_bits(rows, xp)
+        _note_nonfinite(half, 0x7C00, xp)
+        return half.view(xp.uint8)
 
     def _dequantize(self, data: Any, xp: ModuleType) -> Any:
         return xp.ascontiguousarray(data).view(xp.float16).astype(xp.float32)
 
     def _validate(self, out: Any, xp: ModuleType, name: str) -> None:
-        _reject_all_ones_exponent(out.view(xp.uint16), 0x7C00, xp, name, "F16")
+        _validate_exponents(out, 0x7C00, xp, name, "F16")
 
 
 class BF16Kernel(Kernel, qtype=GGMLType.BF16):
     """bfloat16: the top half of float32, rounded to nearest even; NaN keeps a quiet bit."""
 
+    chunk_values = 1 << 18
+
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
         u = xp.ascontiguousarray(rows, dtype=xp.float32).view(xp.uint32)
-        rounded = (u + xp.uint32(0x7FFF) + ((u >> 16) & xp.uint32(1))) >> 16
-        nan = (u & xp.uint32(0x7FFFFFFF)) > xp.uint32(0x7F800000)
-        bf = xp.where(nan, (u >> 16) | xp.uint32(0x0040), rounded).astype(xp.uint16)
+        if xp is np:
+            bf = _bf16_numpy(u)
+        else:
+            rounded = (u + xp.uint32(0x7FFF) + ((u >> 16) & xp.uint32(1))) >> 16
+            nan = (u & xp.uint32(0x7FFFFFFF)) > xp.uint32(0x7F800000)
+            bf = xp.where(nan, (u >> 16) | xp.uint32(0x0040), rounded).astype(xp.uint16)
+            _note_nonfinite(bf, 0x7F80, xp)
         return bf.view(xp.uint8)
 
     def _dequantize(self, data: Any, xp: ModuleType) -> Any:
@@ -53,11 +90,68 @@ class BF16Kernel(Kernel, qtype=GGMLType.BF16):
         return bf.view(xp.float32)
 
     def _validate(self, out: Any, xp: ModuleType, name: str) -> None:
-        _reject_all_ones_exponent(out.view(xp.uint16), 0x7F80, xp, name, "BF16")
+        _validate_exponents(out, 0x7F80, xp, name, "BF16")
 
 
-def _reject_all_ones_exponent(bits: Any, mask: int, xp: ModuleType, name: str, type_name: str) -> None:
-    from engine.errors import InvalidValuesError
+def _half_numpy(rows: np.ndarray) -> np.ndarray:
+    """binary16 bits of contiguous float32 rows, as ``half_bits`` gives them, in fewer passes.
 
+    For |x| in the normal binary16 range the rounded half is ((a + odd + rebias) >> 13) with a = |x|'s
+    bits and odd = bit 13 of a (ggml's and numpy's round to nearest even); the sign goes in at bit 28
+    first, which that shift moves to bit 15. Values outside the range are few (zeros, tiny or huge
+    values, inf, NaN) and go through ``half_bits``.
+    """
+    u = rows.view(np.uint32)
+    mag = np.bitwise_and(u, _U32(0x7FFFFFFF), out=work("f16_magnitude", u.shape, np.uint32, np))
+    t = np.right_shift(mag, _U32(13), out=work("f16_rounding", u.shape, np.uint32, np))
+    t &= _U32(1)
+    t += mag
+    t += _U32(_HALF_REBIAS)  # below 2**28 for every value in range
+    spare = np.right_shift(u, _U32(3), out=work("f16_spare", u.shape, np.uint32, np))
+    spare &= _U32(1 << 28)
+    t |= spare
+    half = np.empty(u.shape, dtype=np.uint16)
+    np.right_shift(t, _U32(13), out=half, casting="unsafe")
+    np.subtract(mag, _U32(_HALF_NORMAL_LO), out=spare)  # below the range wraps round to a huge value
+    outside = work("f16_outside", u.shape, bool, np)
+    np.greater_equal(spare, _U32(_HALF_NORMAL_END - _HALF_NORMAL_LO), out=outside)
+    idx = np.flatnonzero(outside)
+    if idx.size:
+        fixed = half_bits(rows.reshape(-1)[idx], np)
+        half.reshape(-1)[idx] = fixed
+        _note_nonfinite(fixed, 0x7C00, np)
+    return half
+
+
+def _bf16_numpy(u: np.ndarray) -> np.ndarray:
+    """bfloat16 bits of float32 bits ``u``: (u + 0x7FFF + odd) >> 16; NaN (rare, found by a max
+    reduction of the values) keeps its top half with the quiet bit set."""
+    t = np.right_shift(u, _U32(16), out=work("bf16_rounding", u.shape, np.uint32, np))
+    t &= _U32(1)
+    t += u
+    t += _U32(0x7FFF)
+    bf = np.empty(u.shape, dtype=np.uint16)
+    np.right_shift(t, _U32(16), out=bf, casting="unsafe")
+    values = u.view(np.float32)
+    top, bottom = float(np.max(values)), float(np.min(values))  # NaN spreads into both
+    limit = float(np.uint32(_BF16_FINITE_MAX).view(np.float32))
+    if not (-limit <= bottom and top <= limit):
+        nan = (u & _U32(0x7FFFFFFF)) > _U32(0x7F800000)
+        bf = np.where(nan, (u >> 16) | _U32(0x0040), bf).astype(np.uint16)
+        _note_nonfinite(bf, 0x7F80, np)
+    return bf
+
+
+def _note_nonfinite(bits: Any, mask: int, xp: ModuleType) -> None:
+    """Remember for ``_validate_exponents`` that some value in ``bits`` has an all-ones exponent."""
     if bool(xp.any((bits & mask) == mask)):
+        _FLAGS.nonfinite = True
+
+
+def _validate_exponents(out: Any, mask: int, xp: ModuleType, name: str, type_name: str) -> None:
+    """Refuse an output with an all-ones exponent (inf/NaN); only re-read it when a chunk saw one."""
+    if not _FLAGS.nonfinite:
+        return
+    _FLAGS.nonfinite = False
+    if bool(xp.any((out.view(xp.uint16) & mask) == mask)):
         raise InvalidValuesError(f"Tensor {name} contains NaN, infinite or too large values for {type_name}.")
