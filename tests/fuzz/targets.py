@@ -20,6 +20,8 @@ import numpy as np
 
 from engine.convert.hf.spm import SentencePieceModel
 from engine.formats.gguf_read import read_gguf
+from engine.formats.gguf_split import read_gguf_split
+from engine.formats.gguf_write import MetaValue, TensorSlot, encode_header
 from engine.formats.hf_folder import read_hf_folder
 from engine.formats.safetensors import read_safetensors
 from engine.formats.safetensors_index import read_safetensors_index
@@ -75,7 +77,40 @@ def use_gguf(path: Path) -> None:
             _ = int(raw.reshape(-1)[-1])  # the last byte lies inside the file
 
 
+@cache
+def split_bases() -> tuple[tuple[Sample, gguf_mut.Layout], ...]:
+    """synth-a as a two-part split (llama.cpp's gguf-split layout), each part a header and sparse data."""
+    from gguf import GGUFValueType
+
+    g = read_gguf(GOLDEN / "requant" / "synth-a-f32.gguf")
+    halves = (g.tensors[: len(g.tensors) // 2], g.tensors[len(g.tensors) // 2 :])
+    out = []
+    for i, tensors in enumerate(halves):
+        keys = [("split.no", MetaValue(GGUFValueType.UINT16, i)),
+                ("split.tensors.count", MetaValue(GGUFValueType.INT32, len(g.tensors))),
+                ("split.count", MetaValue(GGUFValueType.UINT16, 2))]
+        meta = (list(g.fields.items()) if i == 0 else []) + keys
+        slots = [TensorSlot(t.name, t.shape, t.qtype) for t in tensors]
+        head = encode_header(meta, slots)
+        size = len(head) + sum(t.nbytes + (-t.nbytes % 32) for t in tensors)
+        out.append((Sample(head, size), gguf_mut.walk(head)))
+    return tuple(out)
+
+
+def use_split(path: Path) -> None:
+    split = read_gguf_split(path)
+    for info in split.tensors:
+        raw = split.raw(info.name)
+        assert raw.nbytes == info.nbytes, info.name
+
+
 def make_gguf(rng: random.Random) -> Case:
+    if rng.random() < 0.08:  # a split model: one of its parts damaged
+        parts = [sample for sample, _ in split_bases()]
+        victim = rng.randrange(2)
+        parts[victim] = gguf_mut.mutate(rng, *split_bases()[victim])
+        files = {f"m-0000{i + 1}-of-00002.gguf": part for i, part in enumerate(parts)}
+        return Case(files, lambda d: use_split(d / "m-00001-of-00002.gguf"), f"split part {victim + 1}")
     bases = gguf_bases()
     sample, lay, _, rel = rng.choices(bases, [b[2] for b in bases])[0]
     mutant = gguf_mut.mutate(rng, sample, lay)
