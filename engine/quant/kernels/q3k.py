@@ -27,8 +27,8 @@ class Q3KKernel(Kernel, qtype=GGMLType.Q3_K):
 
     uses_imatrix = True
     half_fields = (_OFF_D,)
-    # fit_q3 pays per call for its last few sweep rounds; 256K values amortise them.
-    chunk_values = 1 << 18
+    # fit_q3 pays per call for its last few sweep rounds; 512K values amortise them.
+    chunk_values = 1 << 19
 
     def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
         with np.errstate(all="ignore"):  # overflow to inf/NaN is silent in ggml's C code too
@@ -93,22 +93,35 @@ def _requantize(blocks: Any, levels: Any, scale_codes: Any, d: Any, xp: ModuleTy
     """Codes 0..7 recomputed with the stored (binary16) super-scale; sub-blocks whose scale is 0 keep the fit."""
     n_blocks = blocks.shape[0]
     q = d[:, None] * (scale_codes.astype(xp.int16) - 32).astype(xp.float32)
-    nonzero = q != 0
-    x = blocks.reshape(n_blocks, 16, 16)
-    new = (round_sym(x / xp.where(nonzero, q, xp.float32(1))[:, :, None], 4, xp) + 4).astype(xp.uint8)
-    return xp.where(nonzero[:, :, None], new, levels.reshape(n_blocks, 16, 16)).reshape(n_blocks, QK_K)
+    zero = q == 0
+    v = blocks.reshape(n_blocks, 16, 16) / xp.where(zero, xp.float32(1), q)[:, :, None]
+    v = round_sym(v, 4, xp)
+    out = xp.add(v, xp.float32(4), out=v).astype(xp.uint8)
+    if bool(xp.any(zero)):
+        out[zero] = levels.reshape(n_blocks, 16, 16)[zero]
+    return out.reshape(n_blocks, QK_K)
 
 
 def _pack(levels: Any, scale_codes: Any, d_bits: Any, xp: ModuleType) -> Any:
-    """Assemble the 110-byte blocks from codes 0..7, 6-bit scale codes and binary16 d."""
+    """Assemble the 110-byte blocks from codes 0..7, 6-bit scale codes and binary16 d.
+
+    The codes are handled as 64-bit lanes of eight: masking before each shift keeps every bit inside
+    its own byte, so one lane operation does eight byte operations (in either byte order).
+    """
     n_blocks = levels.shape[0]
-    high = (levels >> 2).reshape(n_blocks, 8, 32)
-    hmask = xp.zeros((n_blocks, 32), dtype=xp.uint8)
-    for bit in range(8):
-        hmask = hmask | (high[:, bit, :] << bit)
-    low = (levels & 3).reshape(n_blocks, 2, 4, 32)
-    qs = low[:, :, 0] | (low[:, :, 1] << 2) | (low[:, :, 2] << 4) | (low[:, :, 3] << 6)
-    parts = [hmask, qs.reshape(n_blocks, 64), _pack_scales(scale_codes, xp), u16_le_bytes(d_bits[:, None], xp)]
+    lanes = xp.ascontiguousarray(levels).view(xp.uint64).reshape(n_blocks, 8, 4)  # [j, q]: codes 32j + 8q..
+    high = (lanes >> xp.uint64(2)) & xp.uint64(0x0101010101010101)
+    hmask = high[:, 0]
+    for bit in range(1, 8):
+        hmask = hmask | (high[:, bit] << xp.uint64(bit))  # byte m of hmask: bit j = high bit of code 32j + m
+    low = (lanes & xp.uint64(0x0303030303030303)).reshape(n_blocks, 2, 4, 4)  # [h, k, q]: code 128h + 32k + ..
+    qs = low[:, :, 0] | (low[:, :, 1] << xp.uint64(2)) | (low[:, :, 2] << xp.uint64(4)) | (low[:, :, 3] << xp.uint64(6))
+    parts = [
+        xp.ascontiguousarray(hmask).view(xp.uint8),
+        xp.ascontiguousarray(qs).view(xp.uint8).reshape(n_blocks, 64),
+        _pack_scales(scale_codes, xp),
+        u16_le_bytes(d_bits[:, None], xp),
+    ]
     return xp.concatenate(parts, axis=1)
 
 
