@@ -176,8 +176,9 @@ def fit_q3(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
         lev[:, cols], slx[cols], sl2[cols] = sums.lev, sums.slx, sums.sl2
     nonzero = sl2 > 0
     scale = xp.where(nonzero & ~tiny, slx / _safe(sl2, nonzero, xp), xp.float32(0))
-    codes = (lev + nmax).astype(xp.uint8)
-    codes[:, tiny] = 0
+    codes = xp.add(lev, xp.float32(nmax), out=lev).astype(xp.uint8)
+    if bool(xp.any(tiny)):
+        codes[:, tiny] = 0
     return scale, codes
 
 
