@@ -313,9 +313,23 @@ def test_a_dead_worker_leaves_its_chunks_to_the_caller(
     assert _no_workers_left()
 
 
+def _mapping_of(address: int) -> str:
+    """The path column of /proc/self/maps for the region holding ``address``."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            lo, hi = (int(v, 16) for v in fields[0].split("-"))
+            if lo <= address < hi:
+                return fields[5].strip() if len(fields) > 5 else ""
+    raise AssertionError(f"{address:#x} is not mapped")
+
+
 @needs_fork
-def test_no_named_shared_memory_is_left(processes: list[int]) -> None:
-    before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
-    quantize_parallel(_rows(13), "Q6_K", threads=2)
-    after = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+def test_the_output_lives_in_anonymous_shared_memory(processes: list[int]) -> None:
+    """Nothing named in /dev/shm: the mapping dies with its last user, even after a crash or kill -9."""
+    before = {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+    out = quantize_parallel(_rows(13), "Q6_K", threads=2)
+    assert processes == [2]
+    assert _mapping_of(out.ctypes.data) == "/dev/zero (deleted)"  # how Linux shows MAP_SHARED|MAP_ANONYMOUS
+    after = {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
     assert after <= before
