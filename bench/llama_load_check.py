@@ -48,6 +48,7 @@ SMOLLM_TOKENIZER = GOLDEN / "convert" / "hf-tiny-llama-bpe"  # the real SmolLM2 
 # Keys that make up the vocabulary and its special tokens; they must survive the rebuild unchanged.
 VOCAB_KEYS = ("model", "pre", "tokens", "token_type", "merges", "scores", "bos_token_id", "eos_token_id",
               "unknown_token_id", "padding_token_id")
+TINY_PROMPT, TINY_PREDICT = "Hello", 8
 AGREE_WORDS = 2  # a converted model must start its answer with the original's first words
 _ERROR = re.compile(r"^[\d.]+ E ", re.M)  # llama.cpp's error log lines
 LOG_ATTEMPTS = 10
@@ -171,7 +172,7 @@ def check_tiny(llama: LlamaCpp, work: Path, *, names: Sequence[str] | None = Non
     """Convert each tiny checkpoint to each type and run it; llama.cpp's reference file runs as the control."""
     rows = []
     for name, folder, reference in tiny_sources(work, names):
-        control = llama.complete(reference, "Hello", 8, ignore_eos=True, threads=1)
+        control = llama.complete(reference, TINY_PROMPT, TINY_PREDICT, ignore_eos=True, threads=1)
         rows.append(Row("tiny", name, "llama.cpp ref", "ok" if control.ok else "refused", None,
                         control.n_generated, _snippet(control.text) if control.ok else control.error))
         for ftype in types:
@@ -180,7 +181,7 @@ def check_tiny(llama: LlamaCpp, work: Path, *, names: Sequence[str] | None = Non
             if seconds is None:
                 rows.append(Row("tiny", name, ftype, "FAIL convert", detail=error))
                 continue
-            gen = llama.complete(out, "Hello", 8, ignore_eos=True, threads=1)
+            gen = llama.complete(out, TINY_PROMPT, TINY_PREDICT, ignore_eos=True, threads=1)
             rows.append(Row("tiny", name, ftype, _tiny_status(gen, control), seconds, gen.n_generated,
                             _snippet(gen.text) if gen.ok else gen.error))
             out.unlink()
@@ -188,7 +189,7 @@ def check_tiny(llama: LlamaCpp, work: Path, *, names: Sequence[str] | None = Non
 
 
 def _tiny_status(gen: Generation, control: Generation) -> str:
-    if gen.ok and gen.n_generated in (None, 8):
+    if gen.ok and gen.n_generated in (None, TINY_PREDICT):
         return "ok"
     if not gen.ok and not control.ok:
         return "refused, as llama.cpp's own file"
@@ -206,13 +207,14 @@ class RealOutput:
     error: str = ""
 
 
-def make_real_outputs(llama: LlamaCpp, original: Path, work: Path, *, rebuild: bool,
+def make_real_outputs(llama: LlamaCpp, original: Path, work: Path, *, tokenizer_from: Path | None,
                       types: Sequence[str], requant_types: Sequence[str]) -> list[RealOutput]:
-    """Quantpick's files from a real GGUF: through a rebuilt Hugging Face folder (if ``rebuild``) and directly."""
+    """Quantpick's files from a real GGUF: through a Hugging Face folder rebuilt with the tokenizer files in
+    ``tokenizer_from`` (none: skipped), and by requantizing the GGUF directly."""
     outputs = []
-    if rebuild:
+    if tokenizer_from is not None:
         folder = work / original.stem.split(".")[0]
-        rebuild_hf_folder(original, folder, tokenizer_from=SMOLLM_TOKENIZER, dtype="F32")
+        rebuild_hf_folder(original, folder, tokenizer_from=tokenizer_from, dtype="F32")
         for ftype in types:
             out = work / f"hf-{ftype}.gguf"
             seconds, error = quantpick_convert(folder, ftype, out, threads=llama.threads)
@@ -226,12 +228,12 @@ def make_real_outputs(llama: LlamaCpp, original: Path, work: Path, *, rebuild: b
 
 
 def same_tensor_bytes(ours: Path, theirs: Path) -> tuple[int, int]:
-    """(tensors with identical type and bytes, tensors in ours) between two GGUF files."""
+    """(tensors with the same name, type and bytes in both, tensor names in either) of two GGUF files."""
     a, b = read_gguf(ours), read_gguf(theirs)
     names = {t.name for t in b.tensors}
     same = sum(1 for t in a.tensors if t.name in names and b.tensor(t.name).qtype == t.qtype
                and bytes(a.raw(t.name)) == bytes(b.raw(t.name)))
-    return same, len(a.tensors)
+    return same, len(names | {t.name for t in a.tensors})
 
 
 def same_vocabulary(ours: Path, original: Path) -> bool:
@@ -250,7 +252,8 @@ def leading_agreement(text: str, reference: str) -> int:
     return n
 
 
-def check_real(llama: LlamaCpp, original: Path, work: Path, *, rebuild: bool, types: Sequence[str] = REAL_TYPES,
+def check_real(llama: LlamaCpp, original: Path, work: Path, *, tokenizer_from: Path | None,
+               types: Sequence[str] = REAL_TYPES,
                requant_types: Sequence[str] = REQUANT_TYPES, prompts: Sequence[str] = PROMPTS,
                n_predict: int = 24) -> tuple[list[Row], list[tuple[str, str, str]]]:
     """Rows for a real model's outputs, and every (file, prompt, text) generated, the original's first."""
@@ -260,7 +263,9 @@ def check_real(llama: LlamaCpp, original: Path, work: Path, *, rebuild: bool, ty
     texts += [(f"original {model}", p, g.text if g.ok else f"<{g.error}>") for p, g in zip(prompts, baseline)]
     rows = [Row("real", model, "original", "ok" if all(g.ok for g in baseline) else "FAIL original",
                 tokens=sum(g.n_generated or 0 for g in baseline))]
-    for out in make_real_outputs(llama, original, work, rebuild=rebuild, types=types, requant_types=requant_types):
+    outputs = make_real_outputs(llama, original, work, tokenizer_from=tokenizer_from, types=types,
+                                requant_types=requant_types)
+    for out in outputs:
         if out.convert_s is None:
             rows.append(Row("real", f"{model} {out.label}", out.ftype, "FAIL convert", detail=out.error))
             continue
@@ -286,7 +291,8 @@ def _real_row(llama: LlamaCpp, original: Path, out: RealOutput, gens: Sequence[G
         ("vocabulary differs", not vocab), ("bytes differ from llama-quantize", same != total)) if bad]
     detail = (f"first words agree {agree}, min text similarity {ratio:.2f}, tensors = llama-quantize's "
               f"{same}/{total}, vocabulary {'same' if vocab else 'DIFFERENT'}")
-    return Row("real", f"{original.name} {out.label}", out.ftype, "FAIL " + ", ".join(problems) if problems else "ok", out.convert_s,
+    status = "FAIL " + ", ".join(problems) if problems else "ok"
+    return Row("real", f"{original.name} {out.label}", out.ftype, status, out.convert_s,
                sum(g.n_generated or 0 for g in gens), detail)
 
 
@@ -344,12 +350,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="quantpick-llama-check-") as tmp:
         work = Path(tmp)
         rows += check_tiny(llama, work, names=args.cases, types=args.types)
-        reals = ([(args.smollm, True)] if args.smollm is not None else []) + [(p, False) for p in args.requant]
-        for i, (path, rebuild) in enumerate(reals):
+        reals = [(args.smollm, SMOLLM_TOKENIZER)] if args.smollm is not None else []
+        reals += [(path, None) for path in args.requant]
+        for i, (path, tokenizer) in enumerate(reals):
             real_work = work / f"real-{i}"
             real_work.mkdir()
-            more_rows, more_texts = check_real(llama, path, real_work, rebuild=rebuild,
-                                               requant_types=REQUANT_TYPES if rebuild else REAL_TYPES)
+            more_rows, more_texts = check_real(llama, path, real_work, tokenizer_from=tokenizer,
+                                               requant_types=REAL_TYPES if tokenizer is None else REQUANT_TYPES)
             rows += more_rows
             texts += more_texts
     report = render(rows, texts, f"llama.cpp tools in {args.llama_bin}, {args.threads} threads")

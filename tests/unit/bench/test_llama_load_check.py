@@ -31,8 +31,8 @@ if n < {lost}:  # llama.cpp's log queue lost the end of this run
     sys.stderr.write("0.00.001.000 I generate: n_ctx = 256\\n")
     sys.exit(0)
 print(" Paris. [end of text]")
-sys.stderr.write("0.00.054.557 I common_perf_print:    samplers time =       0.07 ms /    13 tokens\\n"
-                 "0.00.054.596 I common_perf_print: prompt eval time =       2.66 ms /     5 tokens (0.53 ms per token)\\n")
+sys.stderr.write("0.00.054.557 I common_perf_print:    samplers time =  0.07 ms /    13 tokens\\n"
+                 "0.00.054.596 I common_perf_print: prompt eval time =  2.66 ms /     5 tokens (0.53 ms per token)\\n")
 '''
 
 
