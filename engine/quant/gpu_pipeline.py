@@ -1,0 +1,264 @@
+"""Quantize a stream of row chunks on the GPU, reading ahead so the GPU does not wait on the disk.
+
+Tasks arrive in output order. Consecutive tasks of one type and row length (and the same importance
+matrix) are packed into one batch: rows are quantized independently, so the bytes are those of one task
+at a time, and a run of small tensors costs one sequence of kernel launches instead of one each. Every
+batch passes through one of ``PIPELINE_SLOTS`` slots::
+
+    reader thread: task.read() -> pinned host buffer -> upload to the slot's device buffer (slot stream)
+    this thread:   wait for the upload -> kernels (compute stream) -> download into pinned host memory
+
+While one batch is quantized, reader threads fill the other slots with the next batches. A batch the
+GPU declines (NaN or infinity in the input, a block scale overflowing float16, GPU memory exhausted, a
+row longer than a batch) is handed to the caller's CPU ``fallback``, which raises or clamps exactly as
+the CPU path does. Written against CuPy's API: ``cupy.cuda.Stream``, ``cupy.cuda.alloc_pinned_memory``,
+``ndarray.set``/``get`` with a stream; CuPy is loaded through ``engine.quant.xp`` only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from engine.errors import CancelledError, InvalidValuesError, UsageError
+from engine.formats.ggml_types import GGMLType
+from engine.quant.device import PIPELINE_SLOTS, DeviceChoice
+from engine.quant.registry import kernel_for
+from engine.quant.xp import load_cupy
+
+__all__ = ["Fallback", "GpuPipeline", "GpuTask", "plan_batches"]
+
+log = logging.getLogger(__name__)
+
+# Most output bytes per input value of any type (F32 writes the float itself).
+_MAX_OUT_BYTES_PER_VALUE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class GpuTask:
+    """One chunk of rows of one tensor, in output order.
+
+    Attributes:
+        read: Called on a reader thread. Returns the float32 rows (n_rows, n_per_row) to quantize; when
+            ``qtype`` is None, the finished bytes, which are passed through unchanged.
+        qtype: Target type; None for bytes passed through (a tensor copied as stored).
+        n_rows: Rows ``read`` returns.
+        n_per_row: Values per row.
+        imatrix: Per-column importance weights, or None.
+        name: Tensor name, for messages.
+        first_row: Index of the chunk's first row in its tensor, for messages.
+    """
+
+    read: Callable[[], np.ndarray]
+    qtype: GGMLType | None
+    n_rows: int
+    n_per_row: int
+    imatrix: np.ndarray | None = None
+    name: str = "tensor"
+    first_row: int = 0
+
+    @property
+    def n_values(self) -> int:
+        return self.n_rows * self.n_per_row
+
+
+# Quantizes a declined task's host rows on the CPU (raising or clamping as the CPU path does).
+Fallback = Callable[[GpuTask, np.ndarray], np.ndarray]
+CancelCheck = Callable[[], object]
+
+
+def plan_batches(tasks: Iterable[GpuTask], capacity: int) -> Iterator[tuple[GpuTask, ...]]:
+    """Consecutive compatible tasks packed into batches of at most ``capacity`` values.
+
+    A task larger than ``capacity`` forms a batch of its own; pass-through tasks are never packed.
+    """
+    batch: list[GpuTask] = []
+    size = 0
+    for task in tasks:
+        if batch and not (_joins(batch[0], task) and size + task.n_values <= capacity):
+            yield tuple(batch)
+            batch, size = [], 0
+        batch.append(task)
+        size += task.n_values
+    if batch:
+        yield tuple(batch)
+
+
+def _joins(first: GpuTask, task: GpuTask) -> bool:
+    return (
+        first.qtype is not None
+        and task.qtype == first.qtype
+        and task.n_per_row == first.n_per_row
+        and task.imatrix is first.imatrix
+    )
+
+
+def _pinned(cupy: ModuleType, count: int, dtype: Any) -> np.ndarray:
+    """A numpy array of ``count`` items in page-locked host memory, which uploads and downloads asynchronously."""
+    mem = cupy.cuda.alloc_pinned_memory(count * np.dtype(dtype).itemsize)
+    return np.frombuffer(mem, dtype=dtype, count=count)
+
+
+class _Slot:
+    """Buffers and stream for one batch in flight: pinned input and output, device input, upload stream."""
+
+    def __init__(self, cupy: ModuleType, capacity: int) -> None:
+        self.capacity = capacity
+        self.host_in = _pinned(cupy, capacity, np.float32)
+        self.host_out = _pinned(cupy, capacity * _MAX_OUT_BYTES_PER_VALUE, np.uint8)
+        self.device_in = cupy.empty(capacity, dtype=cupy.float32)
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        self.uploaded: Any = None  # the Event recorded after the latest upload
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A batch after its reader: host rows (or passed-through bytes), and whether they are on the GPU."""
+
+    tasks: tuple[GpuTask, ...]
+    slot: _Slot
+    host: np.ndarray
+    on_device: bool
+
+
+class GpuPipeline:
+    """Quantizes task streams on the GPU of a DeviceChoice; use as a context manager, one stream at a time.
+
+    Allocates ``slots`` pinned and device buffers of ``choice.batch_values`` values each, and caps CuPy's
+    memory pool at ``choice.memory_limit_bytes`` (the margin NVML's free memory was sized with) until
+    closed. Device memory comes from CuPy's default pool, never from managed memory.
+    """
+
+    def __init__(self, choice: DeviceChoice, *, slots: int = PIPELINE_SLOTS) -> None:
+        if not choice.is_gpu or choice.gpu_index is None or choice.batch_values <= 0:
+            raise UsageError("The GPU pipeline needs a GPU device choice.", "Choose the device with choose_device().")
+        if slots < 2:
+            raise UsageError(f"The GPU pipeline needs at least 2 slots, not {slots}.")
+        self.choice = choice
+        self.cupy = load_cupy()
+        self.device = self.cupy.cuda.Device(choice.gpu_index)
+        self.capacity = choice.batch_values
+        self._pool = self.cupy.get_default_memory_pool()
+        self._old_limit = self._pool.get_limit()
+        self._pool.set_limit(size=choice.memory_limit_bytes)
+        with self.device:
+            self.slots = [_Slot(self.cupy, self.capacity) for _ in range(slots)]
+            self.stream = self.cupy.cuda.Stream(non_blocking=True)
+        self._readers = ThreadPoolExecutor(max_workers=slots - 1, thread_name_prefix="gpu-read")
+
+    def __enter__(self) -> "GpuPipeline":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the readers and give the buffers and the pool's cached memory back."""
+        self._readers.shutdown(wait=True, cancel_futures=True)
+        self.slots = []
+        self._pool.free_all_blocks()
+        self._pool.set_limit(size=self._old_limit)
+        self.cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+    def run(
+        self, tasks: Iterable[GpuTask], *, fallback: Fallback, cancel: CancelCheck | None = None
+    ) -> Iterator[tuple[GpuTask, np.ndarray]]:
+        """Yield ``(task, uint8 bytes (n_rows, row_bytes))`` for every task, in order.
+
+        Each result stays valid until the next one is requested (it may live in a reused pinned buffer).
+        ``cancel`` is called before every batch; it may raise CancelledError or return a true value.
+
+        Raises:
+            CancelledError: ``cancel`` asked to stop; readers are stopped before it propagates.
+            Whatever a task's ``read`` or ``fallback`` raises, for the earliest task that failed.
+        """
+        pending: deque[Future[_Loaded]] = deque()
+        try:
+            for k, batch in enumerate(plan_batches(tasks, self.capacity)):
+                if len(pending) == len(self.slots):  # every slot busy: finish the oldest, whose slot k reuses
+                    yield from self._finish(pending.popleft().result(), fallback)
+                _check(cancel)
+                pending.append(self._readers.submit(self._load, batch, self.slots[k % len(self.slots)]))
+            while pending:
+                _check(cancel)
+                yield from self._finish(pending.popleft().result(), fallback)
+        finally:
+            for fut in pending:
+                fut.cancel()
+            wait(pending)  # a reader still filling a slot finishes before the slot is reused or freed
+
+    # -- reader threads ----------------------------------------------------------------------------
+    def _load(self, batch: tuple[GpuTask, ...], slot: _Slot) -> _Loaded:
+        """Read a batch into the slot's pinned memory and start its upload."""
+        first = batch[0]
+        if first.qtype is None:
+            return _Loaded(batch, slot, first.read(), on_device=False)
+        n_rows = sum(t.n_rows for t in batch)
+        size = n_rows * first.n_per_row
+        if size > slot.capacity:  # a single row longer than a batch: the CPU takes it
+            return _Loaded(batch, slot, _read(first), on_device=False)
+        rows = slot.host_in[:size].reshape(n_rows, first.n_per_row)
+        at = 0
+        for task in batch:
+            rows[at : at + task.n_rows] = _read(task)
+            at += task.n_rows
+        with self.device:
+            slot.device_in[:size].set(slot.host_in[:size], stream=slot.stream)
+            slot.uploaded = slot.stream.record()
+        return _Loaded(batch, slot, rows, on_device=True)
+
+    # -- this thread -------------------------------------------------------------------------------
+    def _finish(self, loaded: _Loaded, fallback: Fallback) -> Iterator[tuple[GpuTask, np.ndarray]]:
+        first = loaded.tasks[0]
+        if first.qtype is None:
+            yield first, loaded.host
+            return
+        out = self._quantize(loaded) if loaded.on_device else None
+        at = 0
+        for task in loaded.tasks:
+            rows = slice(at, at + task.n_rows)
+            # Declined: the CPU redoes each task in order, so errors and clamping are the CPU path's.
+            yield task, fallback(task, loaded.host[rows]) if out is None else out[rows]
+            at += task.n_rows
+
+    def _quantize(self, loaded: _Loaded) -> np.ndarray | None:
+        """The batch's bytes in the slot's pinned output, or None when the GPU declines it."""
+        cupy, slot, first = self.cupy, loaded.slot, loaded.tasks[0]
+        kernel = kernel_for(first.qtype)  # type: ignore[arg-type] - pass-through batches never get here
+        with self.device, self.stream:
+            self.stream.wait_event(slot.uploaded)
+            rows = slot.device_in[: loaded.host.size].reshape(loaded.host.shape)
+            try:
+                if not bool(cupy.isfinite(rows).all()):
+                    return None
+                data = kernel.quantize_rows(rows, xp=cupy, imatrix=first.imatrix, name=first.name)
+            except InvalidValuesError:
+                return None
+            except cupy.cuda.memory.OutOfMemoryError:
+                log.warning("The GPU ran out of memory on %s; quantizing that part on the CPU.", first.name)
+                self._pool.free_all_blocks()
+                return None
+            host = slot.host_out[: data.size].reshape(data.shape)
+            data.get(stream=self.stream, out=host)  # blocks until the bytes are in pinned memory
+        return host
+
+
+def _read(task: GpuTask) -> np.ndarray:
+    rows = task.read()
+    if rows.shape != (task.n_rows, task.n_per_row):
+        raise UsageError(
+            f"Reading {task.name} gave {rows.shape} values where {(task.n_rows, task.n_per_row)} were expected."
+        )
+    return rows
+
+
+def _check(cancel: CancelCheck | None) -> None:
+    if cancel is not None and cancel():
+        raise CancelledError("The conversion was cancelled.")
