@@ -8,8 +8,12 @@ is reported per chunk and cancellation is checked between chunks.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -18,10 +22,12 @@ from engine.convert.finite import quantize_checked, raw_is_finite
 from engine.convert.plan import ConversionPlan
 from engine.convert.source import ConversionSource, SourceTensor
 from engine.errors import CorruptInputError, UsageError
-from engine.formats.ggml_types import row_bytes
+from engine.formats.ggml_types import GGMLType, row_bytes
 from engine.formats.gguf_read import read_gguf
 from engine.formats.gguf_write import GGUFStreamWriter
 from engine.progress import CancelToken, ProgressFn, ProgressMeter, ignore_progress
+from engine.quant.device import DeviceChoice
+from engine.quant.gpu_pipeline import GpuPipeline, GpuTask
 from engine.quant.imatrix import Imatrix
 from engine.quant.sizes import TensorChoice
 
@@ -48,10 +54,12 @@ def execute(
     progress: ProgressFn = ignore_progress,
     cancel: CancelToken | None = None,
     clamp: bool = False,
+    device: DeviceChoice | None = None,
 ) -> ConversionResult:
     """Write the plan's output file from ``source`` and verify it by reading it back.
 
-    ``clamp`` stores NaN as 0 and clamps infinite or overflowing values instead of stopping.
+    ``clamp`` stores NaN as 0 and clamps infinite or overflowing values instead of stopping. ``device``
+    (from ``choose_device``) quantizes on that GPU when it is one; None or a CPU choice uses ``threads``.
 
     Raises:
         CancelledError: ``cancel`` was triggered; no output file exists afterwards.
@@ -64,17 +72,21 @@ def execute(
     by_name = {t.name: t for t in source.tensors}
     meter = ProgressMeter(plan.bytes_to_process, progress)
     written: list[Path] = []
-    with claim_outputs([part.path for part in plan.parts]) as claim:  # lets a later start clean up a kill
+    # The claim lets a later start clean up after a kill; the pipeline exists only for a GPU choice.
+    with claim_outputs([part.path for part in plan.parts]) as claim, _gpu_pipeline(device) as pipeline:
         try:
             for part in plan.parts:
                 if part.path.is_dir():
                     raise UsageError(f"{part.path} is a folder.", "Choose a file name for the output.")
                 with GGUFStreamWriter(part.path, list(part.metadata), [c.slot() for c in part.tensors]) as writer:
-                    for choice in part.tensors:
-                        token.check()
-                        tensor = by_name[choice.name]
-                        weights = _imatrix_for(imatrix, choice, tensor)
-                        _write_tensor(writer, choice, tensor, threads, weights, meter, token, clamp)
+                    if pipeline is not None:
+                        _write_part_gpu(writer, part.tensors, by_name, imatrix, pipeline, meter, token, clamp)
+                    else:
+                        for choice in part.tensors:
+                            token.check()
+                            tensor = by_name[choice.name]
+                            weights = _imatrix_for(imatrix, choice, tensor)
+                            _write_tensor(writer, choice, tensor, threads, weights, meter, token, clamp)
                 written.append(part.path)
                 claim.completed(part.path)
             verify_output(plan)
@@ -123,6 +135,71 @@ def _write_tensor(
                 )
             writer.write(data)
             meter.advance((stop - start) * out_row_bytes, choice.name)
+
+
+def _gpu_pipeline(device: DeviceChoice | None) -> GpuPipeline | nullcontext[None]:
+    return GpuPipeline(device) if device is not None and device.is_gpu else nullcontext(None)
+
+
+def _write_part_gpu(
+    writer: GGUFStreamWriter,
+    choices: tuple[TensorChoice, ...],
+    by_name: dict[str, SourceTensor],
+    imatrix: Imatrix | None,
+    pipeline: GpuPipeline,
+    meter: ProgressMeter,
+    token: CancelToken,
+    clamp: bool,
+) -> None:
+    """Stream a part's tensors through the GPU; chunks the GPU declines take the CPU path's checks.
+
+    The CPU fallback runs on one thread, so no worker process is forked beside CUDA's threads.
+    """
+    def fallback(task: GpuTask, rows: np.ndarray) -> np.ndarray:
+        target = cast(GGMLType, task.qtype)  # the pipeline falls back for quantized tasks only
+        return quantize_checked(rows, target, name=task.name, first_row=task.first_row, clamp=clamp,
+                                threads=1, imatrix=task.imatrix, cancel=token.check)
+
+    tasks = (task for choice in choices for task in _gpu_tasks(
+        choice, by_name[choice.name], _imatrix_for(imatrix, choice, by_name[choice.name]),
+        pipeline.capacity, clamp, token))
+    for task, data in pipeline.run(tasks, fallback=fallback, cancel=token.check):
+        writer.write(data)
+        meter.advance(data.nbytes, task.name)
+
+
+def _gpu_tasks(
+    choice: TensorChoice, tensor: SourceTensor, weights: np.ndarray | None, batch_values: int, clamp: bool,
+    token: CancelToken,
+) -> Iterator[GpuTask]:
+    """One tensor as GPU tasks of at most a batch each, split per expert matrix as ``_write_tensor`` does."""
+    row_len = tensor.row_length
+    n_mat = tensor.shape[2] if len(tensor.shape) > 2 and weights is not None else 1
+    rows_per_mat = tensor.n_rows // n_mat
+    step = max(1, batch_values // row_len)
+    copy_verbatim = not choice.changes_type and tensor.read_raw is not None
+    for mat in range(n_mat):
+        mat_weights = None if weights is None else weights[mat * row_len : (mat + 1) * row_len]
+        first, last = mat * rows_per_mat, (mat + 1) * rows_per_mat
+        for start in range(first, last, step):
+            stop = min(last, start + step)
+            if copy_verbatim:
+                read = partial(_stored_bytes, tensor, choice, start, stop, clamp, token)
+                yield GpuTask(read, None, stop - start, row_len, name=choice.name, first_row=start)
+            else:
+                read = partial(tensor.read_rows, start, stop)
+                yield GpuTask(read, choice.target, stop - start, row_len, mat_weights, choice.name, start)
+
+
+def _stored_bytes(
+    tensor: SourceTensor, choice: TensorChoice, start: int, stop: int, clamp: bool, token: CancelToken
+) -> np.ndarray:
+    """Rows kept in their stored type: their bytes, or (NaN/inf among them) the CPU path's check or clamp."""
+    data = tensor.read_raw(start, stop) if tensor.read_raw is not None else None
+    if data is not None and raw_is_finite(data, tensor.dtype):
+        return np.asarray(data)
+    return quantize_checked(tensor.read_rows(start, stop), choice.target, name=choice.name, first_row=start,
+                            clamp=clamp, threads=1, imatrix=None, cancel=token.check)
 
 
 def verify_output(plan: ConversionPlan) -> None:
