@@ -152,31 +152,31 @@ def fit_q3(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
 
     Weights are ``x*x``. Most groups change nothing in their first sweep, which ends ggml's loop for
     them; ``_q3_start`` finds them in one vector pass over every element (slice by slice, to stay in
-    cache) and only the others go through ``_q3_refine``'s sweeps.
+    cache) and only the others go through ``_q3_refine``'s sweeps. ``x`` may be a transposed view of
+    group-major data: each slice is made contiguous on its own.
 
     Returns:
         (scale float32 (groups,), codes uint8 (n, groups)) with codes in 0..2*nmax-1 (0 for tiny groups).
     """
     n, groups = x.shape
-    lev = xp.empty((n, groups), dtype=xp.float32)
+    codes = xp.empty((n, groups), dtype=xp.uint8)
     slx, sl2 = xp.empty(groups, dtype=xp.float32), xp.empty(groups, dtype=xp.float32)
     tiny = xp.empty(groups, dtype=bool)
     moves = []
     step = Q3_SLICE if xp is np else groups
     for s in range(0, groups, step):
         part = slice(s, s + step)
-        tiny[part], lev[:, part], slx[part], sl2[part], first = _q3_start(x[:, part], nmax, xp)
+        tiny[part], lev, slx[part], sl2[part], first = _q3_start(xp.ascontiguousarray(x[:, part]), nmax, xp)
+        codes[:, part] = xp.add(lev, xp.float32(nmax), out=lev).astype(xp.uint8)
         moves.append(first.shifted(s))
-    first = moves[0] if len(moves) == 1 else _FirstMoves(*(xp.concatenate(f) for f in zip(*moves)))
-    cols = first.cols
-    if cols.size:
-        lev[first.k, cols], slx[cols], sl2[cols] = first.new, first.slx, first.sl2
-        sums = _Q3Sums(lev, slx, sl2).pick(cols)
-        _q3_refine(xp.take(x, cols, axis=1), sums, first.k + 1, nmax, xp)
-        lev[:, cols], slx[cols], sl2[cols] = sums.lev, sums.slx, sums.sl2
+    first = _FirstMoves.join(moves, xp)
+    if first.cols.size:
+        sums = _Q3Sums(first.lev, first.slx, first.sl2)
+        _q3_refine(xp.take(x, first.cols, axis=1), sums, first.k + 1, nmax, xp)
+        codes[:, first.cols] = xp.add(sums.lev, xp.float32(nmax), out=sums.lev).astype(xp.uint8)
+        slx[first.cols], sl2[first.cols] = sums.slx, sums.sl2
     nonzero = sl2 > 0
     scale = xp.where(nonzero & ~tiny, slx / _safe(sl2, nonzero, xp), xp.float32(0))
-    codes = xp.add(lev, xp.float32(nmax), out=lev).astype(xp.uint8)
     if bool(xp.any(tiny)):
         codes[:, tiny] = 0
     return scale, codes
@@ -184,20 +184,25 @@ def fit_q3(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any]:
 
 @dataclass(frozen=True, slots=True)
 class _FirstMoves:
-    """The groups ``cols`` whose first sweep changes a level, and that first change: element ``k`` takes
-    level ``new`` and the sums become ``slx``, ``sl2``."""
+    """The groups ``cols`` whose first sweep changes a level, right after that first change: it was at
+    element ``k``; ``lev`` (n, groups) holds their levels and ``slx``, ``sl2`` their sums."""
 
     cols: Any
     k: Any
-    new: Any
+    lev: Any
     slx: Any
     sl2: Any
 
     def shifted(self, offset: int) -> "_FirstMoves":
-        return _FirstMoves(self.cols + offset, self.k, self.new, self.slx, self.sl2)
+        return _FirstMoves(self.cols + offset, self.k, self.lev, self.slx, self.sl2)
 
-    def __iter__(self) -> Any:
-        return iter((self.cols, self.k, self.new, self.slx, self.sl2))
+    @staticmethod
+    def join(parts: list["_FirstMoves"], xp: ModuleType) -> "_FirstMoves":
+        if len(parts) == 1:
+            return parts[0]
+        cat = [xp.concatenate([getattr(p, f) for p in parts]) for f in ("cols", "k", "slx", "sl2")]
+        lev = xp.concatenate([p.lev for p in parts], axis=1)
+        return _FirstMoves(cat[0], cat[1], lev, cat[2], cat[3])
 
 
 def _q3_start(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any, Any, Any, _FirstMoves]:
@@ -237,8 +242,10 @@ def _q3_start(x: Any, nmax: int, xp: ModuleType) -> tuple[Any, Any, Any, Any, _F
     take = xp.flatnonzero((new != lev.reshape(-1)[flat]) & (b2 > 0) & (a2 * a2 * s2 > s1 * s1 * b2))
     cols, first = xp.unique(col[take], return_index=True)  # the element order makes the first one first
     at = take[first]
-    moves = _FirstMoves(cols, flat[at] // x.shape[1], new[at], a2[at], b2[at])
-    return tiny, lev, slx, sl2, moves
+    k = flat[at] // x.shape[1]
+    moved = lev.take(cols, axis=1)
+    moved[k, xp.arange(cols.size)] = new[at]
+    return tiny, lev, slx, sl2, _FirstMoves(cols, k, moved, a2[at], b2[at])
 
 
 def _q3_sums(w: Any, wx: Any, lev: Any, xp: ModuleType) -> tuple[Any, Any, Any, Any, Any]:

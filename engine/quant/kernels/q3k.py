@@ -43,11 +43,11 @@ def _quantize(rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
     n_rows = rows.shape[0]
     blocks = rows.reshape(-1, QK_K)
     n_blocks = blocks.shape[0]
-    x = xp.ascontiguousarray(blocks.reshape(-1, 16).T)  # element-major (16, n_sub)
     if imatrix is None:
-        sub_scales, codes = fit_q3(x, 4, xp)
+        sub_scales, codes = fit_q3(blocks.reshape(-1, 16).T, 4, xp)  # element-major view (16, n_sub)
         scale_codes, d = _ref_scale_codes(sub_scales.reshape(n_blocks, 16), xp)
     else:
+        x = xp.ascontiguousarray(blocks.reshape(-1, 16).T)  # element-major (16, n_sub)
         w = xp.ascontiguousarray(imatrix_weights(blocks, imatrix, n_rows, xp).reshape(-1, 16).T)
         sub_scales, codes = fit_sym(x, w, 4, xp)
         sum_w = xp.ascontiguousarray(seq_sum0(w, xp).reshape(n_blocks, 16).T)
