@@ -16,6 +16,7 @@ from engine.convert.run import execute
 from engine.convert.split_out import parse_split_size
 from engine.errors import UsageError
 from engine.progress import Progress
+from engine.quant.device import DEVICE_CHOICES, choose_device
 from engine.quant.ftypes import parse_file_type
 from engine.quant.imatrix import read_imatrix
 
@@ -34,6 +35,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out-dir", type=Path, help="folder for the default output name (default: here)")
     parser.add_argument("--pure", action="store_true", help="give every quantizable tensor the base type")
     parser.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="where to quantize: gpu needs CuPy (pip install 'quantpick[gpu]') and an NVIDIA GPU; "
+                        "auto (default) uses one when available, else the CPU")
     parser.add_argument("--allow-requantize", action="store_true",
                         help="allow quantizing an already-quantized GGUF again (loses quality)")
     parser.add_argument("--split-max-size", metavar="SIZE",
@@ -67,14 +71,18 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(plan.to_json(), indent=2) if args.json else describe_plan(plan))
             return 0
         report = _terminal_progress if sys.stderr.isatty() and not args.json else _no_progress
-        result = execute(plan, source, threads=args.threads, imatrix=imatrix, progress=report, clamp=args.clamp)
+        device = choose_device(args.device)
+        result = execute(plan, source, threads=args.threads, imatrix=imatrix, progress=report, clamp=args.clamp,
+                         device=device)
     if sys.stderr.isatty() and not args.json:
         print(file=sys.stderr)
     if args.json:
         print(json.dumps({"output": str(result.output), "bytes": result.bytes_written,
-                          "tensors": result.n_tensors, "seconds": round(result.seconds, 3)}, indent=2))
+                          "tensors": result.n_tensors, "seconds": round(result.seconds, 3),
+                          "device": device.describe()}, indent=2))
     else:
-        print(f"Wrote {result.output} ({human_bytes(result.bytes_written)}) in {result.seconds:.1f} s.")
+        where = f" on {device.describe()}" if device.is_gpu else ""
+        print(f"Wrote {result.output} ({human_bytes(result.bytes_written)}) in {result.seconds:.1f} s{where}.")
     return 0
 
 

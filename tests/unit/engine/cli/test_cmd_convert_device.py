@@ -1,0 +1,61 @@
+"""``quantpick convert --device``: auto falls back quietly, gpu says why it cannot, the GPU writes the same file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.cli.main import main
+from engine.formats.gguf_read import read_gguf
+from tests.conftest import GOLDEN
+from tests.unit.engine.quant.fake_cupy import FakeCupy, fake_nvml
+
+SOURCE = GOLDEN / "requant" / "synth-a-f32.gguf"
+REFERENCE = GOLDEN / "requant" / "synth-a-Q4_K_M.gguf"
+BUS = "0000:01:00.0"
+
+
+def test_forced_gpu_without_a_driver_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(None, init_error=True))
+    assert main(["convert", str(SOURCE), "-t", "Q8_0", "-o", str(tmp_path / "m.gguf"), "--device", "gpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("quantpick: The GPU cannot be used for quantizing: no NVIDIA driver was found")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_device_is_refused_by_the_parser(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["convert", str(SOURCE), "-t", "Q8_0", "-o", str(tmp_path / "m.gguf"), "--device", "tpu"]) == 2
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device_args", [[], ["--device", "auto"], ["--device", "cpu"]])
+def test_without_a_gpu_the_cpu_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, device_args: list[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(None, init_error=True))
+    out = tmp_path / "m.gguf"
+    assert main(["convert", str(SOURCE), "-t", "Q8_0", "-o", str(out), "--json", *device_args]) == 0
+    assert json.loads(capsys.readouterr().out)["device"] == "CPU"
+
+
+def test_auto_uses_the_gpu_when_there_is_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml({BUS: ("NVIDIA Fake", 40 << 30)}))
+    cupy = FakeCupy((BUS,))
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    out = tmp_path / "m.gguf"
+    assert main(["convert", str(SOURCE), "-t", "Q4_K_M", "-o", str(out)]) == 0
+    assert "s on GPU 0 (NVIDIA Fake, 40.0 GiB free)." in capsys.readouterr().out
+    assert cupy.devices_used and cupy.pinned_pool.freed == 1  # the fake GPU did the work
+    ours, ref = read_gguf(out), read_gguf(REFERENCE)
+    assert [t.name for t in ours.tensors] == [t.name for t in ref.tensors]
+    for t in ref.tensors:
+        assert np.array_equal(ours.raw(t.name), ref.raw(t.name)), t.name
