@@ -15,6 +15,7 @@ import numpy as np
 from engine.quant.registry import Kernel
 
 F32 = np.float32
+_HALF_OVERFLOW = 65520.0  # the smallest magnitude that rounds to an infinite binary16
 
 
 class _Scratch(threading.local):
@@ -38,6 +39,31 @@ class _Scratch(threading.local):
 
 
 _SCRATCH = _Scratch()
+
+
+class _Seen(threading.local):
+    """Whether a chunk quantized on this thread since the last validation wrote an inf/NaN field."""
+
+    nonfinite = False
+
+
+_SEEN = _Seen()
+
+
+def note_nonfinite() -> None:
+    """Record that this thread just wrote an all-ones exponent (inf/NaN) somewhere."""
+    _SEEN.nonfinite = True
+
+
+def take_nonfinite() -> bool:
+    """Whether anything was recorded since the last call on this thread (and forget it).
+
+    Kernels note while each chunk is still in cache, so the final validation only reads the whole
+    output again when something was seen. A note left behind by an interrupted run costs one such
+    reread, never a wrong verdict.
+    """
+    seen, _SEEN.nonfinite = _SEEN.nonfinite, False
+    return seen
 
 
 def work(key: str, shape: tuple[int, ...], dtype: Any, xp: ModuleType) -> Any:
@@ -164,11 +190,14 @@ def put_bytes(out: Any, offset: int, field: Any, xp: ModuleType) -> None:
 
 
 def put_half(out: Any, offset: int, v: Any, xp: ModuleType) -> None:
-    """Write binary32 values (n,) as binary16 (rounded to nearest even) at byte ``offset`` of every block.
+    """Write binary32 values (n,) as binary16 (rounded to nearest even) at byte ``offset`` of every block,
+    noting (``note_nonfinite``) when one becomes inf/NaN: NaN, or a magnitude from 65520 on.
 
     numpy converts straight into the blocks. As with ``half_bytes``, a NaN's payload may differ from
     ggml's, which never reaches a file because validation rejects it.
     """
+    if v.size and not (float(xp.max(v)) < _HALF_OVERFLOW and float(xp.min(v)) > -_HALF_OVERFLOW):
+        note_nonfinite()  # a NaN fails both comparisons
     if xp is not np:
         out[:, offset : offset + 2] = half_bytes(v, xp)
         return

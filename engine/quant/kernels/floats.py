@@ -8,7 +8,6 @@ by chunk while it is in cache, and the final validation only looks again when a 
 
 from __future__ import annotations
 
-import threading
 from types import ModuleType
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from engine.errors import InvalidValuesError
 from engine.formats.ggml_types import GGMLType
-from engine.quant.kernels.blockops import work
+from engine.quant.kernels.blockops import note_nonfinite, take_nonfinite, work
 from engine.quant.kernels.numeric import half_bits
 from engine.quant.registry import Kernel
 
@@ -27,15 +26,6 @@ _HALF_NORMAL_LO, _HALF_NORMAL_END = 0x38800000, 0x477FF000
 _HALF_REBIAS = (0xFFF - (112 << 23)) % (1 << 32)
 # Largest |x| bits that do not round to an all-ones bfloat16 exponent.
 _BF16_FINITE_MAX = 0x7F7F7FFF
-
-
-class _Flags(threading.local):
-    """Whether a chunk quantized on this thread since the last validation held an all-ones exponent."""
-
-    nonfinite = False
-
-
-_FLAGS = _Flags()
 
 
 class F32Kernel(Kernel, qtype=GGMLType.F32):
@@ -145,13 +135,12 @@ def _bf16_numpy(u: np.ndarray) -> np.ndarray:
 def _note_nonfinite(bits: Any, mask: int, xp: ModuleType) -> None:
     """Remember for ``_validate_exponents`` that some value in ``bits`` has an all-ones exponent."""
     if bool(xp.any((bits & mask) == mask)):
-        _FLAGS.nonfinite = True
+        note_nonfinite()
 
 
 def _validate_exponents(out: Any, mask: int, xp: ModuleType, name: str, type_name: str) -> None:
     """Refuse an output with an all-ones exponent (inf/NaN); only re-read it when a chunk saw one."""
-    if not _FLAGS.nonfinite:
+    if not take_nonfinite():
         return
-    _FLAGS.nonfinite = False
     if bool(xp.any((out.view(xp.uint16) & mask) == mask)):
         raise InvalidValuesError(f"Tensor {name} contains NaN, infinite or too large values for {type_name}.")

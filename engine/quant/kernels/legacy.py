@@ -22,6 +22,7 @@ from engine.quant.kernels.blockops import (
     put_bytes,
     put_half,
     read_half,
+    take_nonfinite,
     unpack_high_bits,
     unpack_nibbles,
     work,
@@ -41,6 +42,10 @@ class _LegacyKernel(BlockKernel):
     """
 
     chunk_values = 1 << 19
+
+    def _validate(self, out: Any, xp: ModuleType, name: str) -> None:
+        if take_nonfinite():  # put_half noted an inf/NaN scale in some chunk
+            super()._validate(out, xp, name)
 
 
 def _blocks(rows: Any) -> Any:

@@ -246,6 +246,27 @@ def test_non_finite_values_are_refused(type_name: str, bad: float, weighted: boo
         quantize(x, type_name, name="blk.0.ffn_up.weight", imatrix=np.ones(64, F) if weighted else None)
 
 
+@pytest.mark.parametrize("type_name", TYPES)
+def test_a_finite_block_whose_scale_overflows_binary16_is_refused(type_name: str) -> None:
+    x = np.random.default_rng(5).standard_normal((3, 96)).astype(F)
+    x[2, 33:40] = F(1e7)  # d >= 1e7/127 rounds to an infinite half in every type
+    with pytest.raises(InvalidValuesError, match="blk.1.attn_v.weight"):
+        quantize(x, type_name, name="blk.1.attn_v.weight")
+    x[2, 33:40] = F(5e3)  # ... while smaller values are fine
+    assert quantize(x, type_name).shape == (3, kernel_for(type_name).row_bytes(96))
+
+
+def test_an_inf_scale_left_by_an_unvalidated_chunk_does_not_fail_a_later_clean_tensor() -> None:
+    kernel = kernel_for("Q4_1")
+    with np.errstate(all="ignore"):
+        kernel._quantize(np.full((1, 32), np.inf, dtype=F), np, None)  # never validated
+    x = np.random.default_rng(6).standard_normal((4, 64)).astype(F)
+    assert np.array_equal(quantize(x, "Q4_1"), quantize(x, "Q4_1"))
+    x[0, 0] = np.nan
+    with pytest.raises(InvalidValuesError):
+        quantize(x, "Q4_1")
+
+
 def test_a_scale_too_small_for_its_reciprocal_gives_code_zero() -> None:
     """1/d overflows for d = 1e-38/8: C's float->int conversion then yields 0x80000000 (low byte 0)."""
     x = np.full((1, 32), 1e-38, dtype=F)
