@@ -227,18 +227,21 @@ class _RemoteTraceback(Exception):
 
 
 class _ProcessPool:
-    """Forked workers fed one chunk at a time over pipes; results land in the shared output array.
+    """Forked workers fed chunks over pipes; results land in the shared output array.
 
     The input needs no copying: a forked child sees the parent's arrays (and memmaps) as they were at
-    fork time. The parent only hands out chunks, in order, calling ``cancel`` before each. A failure
-    stops the hand-out; once the chunks in flight are back, the earliest failure is raised, as a
-    single-threaded run would have. If a worker dies, its unfinished chunks run in this process. Every
-    way out (success, error, cancel, interrupt) ends with all workers gone.
+    fork time. The parent hands out chunks in order, calling ``cancel`` before each, and keeps
+    ``QUEUE_DEPTH`` of them queued per worker so that a worker never waits for a busy parent to be
+    scheduled. A failure stops the hand-out; once the chunks in flight are back, the earliest failure
+    is raised, as a single-threaded run would have. If a worker dies, its unfinished chunks run in this
+    process. Every way out (success, error, cancel, interrupt) ends with all workers gone.
     """
+
+    QUEUE_DEPTH = 2
 
     def __init__(self, job: _Job, n_workers: int) -> None:
         self.job, self.n_workers = job, n_workers
-        self.inflight: dict[Connection, tuple[int, int]] = {}
+        self.inflight: dict[Connection, deque[tuple[int, int]]] = {}
         self.procs: dict[Connection, multiprocessing.process.BaseProcess] = {}
         self.failures: dict[int, Exception] = {}
         self.orphans: list[tuple[int, int]] = []  # chunks of workers that died
@@ -248,9 +251,10 @@ class _ProcessPool:
         clean = False
         try:
             self._start()
-            for conn in list(self.procs):
-                self._hand_out(conn, todo)
-            while self.inflight:
+            for _ in range(self.QUEUE_DEPTH):
+                for conn in self.procs:
+                    self._hand_out(conn, todo)
+            while any(self.inflight.values()):
                 self._collect(todo)
             clean = True
         finally:
@@ -269,38 +273,45 @@ class _ProcessPool:
                 target=_worker_main, args=(child_end, inherited, self.job), name="quantize", daemon=True
             )
             self.procs[parent_end] = proc
+            self.inflight[parent_end] = deque()
             proc.start()
             child_end.close()
 
     def _hand_out(self, conn: Connection, todo: deque[tuple[int, int]]) -> None:
-        if self.failures or self.orphans or not todo:
+        if self.failures or self.orphans or not todo or conn not in self.inflight:
             return
         self.job.check_cancel()
         task = todo.popleft()
         try:
             conn.send(task)
         except OSError:  # the worker died after its last reply
-            self.orphans.append(task)
+            self._lost(conn, [task])
             return
-        self.inflight[conn] = task
+        self.inflight[conn].append(task)
 
     def _collect(self, todo: deque[tuple[int, int]]) -> None:
-        sentinels = {self.procs[c].sentinel: c for c in self.inflight}
-        for ready in wait_ready([*self.inflight, *sentinels]):
+        busy = [c for c, tasks in self.inflight.items() if tasks]
+        sentinels = {self.procs[c].sentinel: c for c in busy}
+        for ready in wait_ready([*busy, *sentinels]):
             conn = sentinels.get(ready, ready)
-            if conn not in self.inflight:
+            if not self.inflight.get(conn):
                 continue  # both its pipe and its sentinel were ready; handled already
-            task = self.inflight.pop(conn)
             try:
                 start, error, text = conn.recv()
             except (EOFError, OSError):
-                log.warning("A quantize worker for %s stopped unexpectedly; finishing here.", self.job.name)
-                self.orphans.append(task)
+                self._lost(conn, list(self.inflight[conn]))
                 continue
+            self.inflight[conn].popleft()
             if error is not None:
                 error.__cause__ = _RemoteTraceback(text)
                 self.failures[start] = error
             self._hand_out(conn, todo)
+
+    def _lost(self, conn: Connection, tasks: list[tuple[int, int]]) -> None:
+        """A worker died: its chunks are left for this process; nothing more goes to it."""
+        log.warning("A quantize worker for %s stopped unexpectedly; finishing here.", self.job.name)
+        self.orphans.extend(tasks)
+        self.inflight.pop(conn, None)
 
     def _stop(self, *, kill: bool) -> None:
         for conn, proc in self.procs.items():
