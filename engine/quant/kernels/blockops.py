@@ -125,8 +125,11 @@ def finite_recip(d: Any, xp: ModuleType) -> tuple[Any, Any | None]:
 
 
 def seq_sum_rows(a: Any, xp: ModuleType) -> Any:
-    """Sum over axis 0 strictly in order (a C loop over the leading index), binary32."""
-    acc = a[0].copy()
+    """Sum over axis 0 strictly in order (a C loop over the leading index), binary32.
+
+    C starts its accumulator at +0.0, so ``0 + a[0]`` comes first: it turns a leading -0.0 into +0.0.
+    """
+    acc = a[0] + F32(0.0)
     for i in range(1, a.shape[0]):
         xp.add(acc, a[i], out=acc)
     return acc

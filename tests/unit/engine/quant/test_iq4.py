@@ -178,6 +178,15 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 5e-16, -3e-16, 1e-38, 2.5, -113.0, 127.0, 1000.
 values = st.one_of(st.sampled_from(SPECIAL), st.floats(-1000, 1000, width=32, allow_subnormal=True))
 
 
+def test_weighted_sums_start_from_positive_zero() -> None:
+    """Only a -0.0 carries weight: ggml's sums start at +0.0, so the scale is +0.0, not -0.0."""
+    x = np.full((1, 32), -0.0, dtype=F)
+    x[0, 1] = -113.0
+    qw = np.zeros(32, dtype=F)
+    qw[0] = 1.0
+    assert quantize(x, "IQ4_NL", imatrix=qw).tobytes() == ref_rows(x, "IQ4_NL", qw)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
