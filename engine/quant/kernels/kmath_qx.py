@@ -29,7 +29,7 @@ _CANDIDATE_STEPS = (0, *range(-9, 0), *range(1, 10))
 
 
 def signed_absmax(x: Any, xp: ModuleType) -> Any:
-    """The signed element with the first strictly largest |x| over axis 0 of (n, groups) (+0.0 when none beats 0).
+    """The signed element with the first strictly largest |x| over axis 0 of (n, groups); +0.0 if none beats 0.
 
     Column max and min decide it unless they tie in magnitude (both signs present) or hold a NaN; only
     those columns replay ggml's ``if (ax > amax)`` scan, which skips NaN where a plain max would spread it.

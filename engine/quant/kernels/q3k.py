@@ -90,7 +90,7 @@ def _ref_scale_codes(sub_scales: Any, xp: ModuleType) -> tuple[Any, Any]:
 
 
 def _requantize(blocks: Any, levels: Any, scale_codes: Any, d: Any, xp: ModuleType) -> Any:
-    """Codes 0..7 recomputed with the stored (binary16) super-scale; sub-blocks whose scale is 0 keep the fit."""
+    """Codes 0..7 recomputed with the stored (binary16) super-scale; zero-scale sub-blocks keep the fit."""
     n_blocks = blocks.shape[0]
     q = d[:, None] * (scale_codes.astype(xp.int16) - 32).astype(xp.float32)
     zero = q == 0
@@ -114,8 +114,10 @@ def _pack(levels: Any, scale_codes: Any, d_bits: Any, xp: ModuleType) -> Any:
     hmask = high[:, 0]
     for bit in range(1, 8):
         hmask = hmask | (high[:, bit] << xp.uint64(bit))  # byte m of hmask: bit j = high bit of code 32j + m
-    low = (lanes & xp.uint64(0x0303030303030303)).reshape(n_blocks, 2, 4, 4)  # [h, k, q]: code 128h + 32k + ..
-    qs = low[:, :, 0] | (low[:, :, 1] << xp.uint64(2)) | (low[:, :, 2] << xp.uint64(4)) | (low[:, :, 3] << xp.uint64(6))
+    low = (lanes & xp.uint64(0x0303030303030303)).reshape(n_blocks, 2, 4, 4)  # [h, k, q]: 128h + 32k + 8q..
+    qs = low[:, :, 0]
+    for k in range(1, 4):
+        qs = qs | (low[:, :, k] << xp.uint64(2 * k))  # qs byte 32h + l, bits 2k..2k+1: code 128h + 32k + l
     parts = [
         xp.ascontiguousarray(hmask).view(xp.uint8),
         xp.ascontiguousarray(qs).view(xp.uint8).reshape(n_blocks, 64),
