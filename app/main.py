@@ -79,6 +79,7 @@ def run(argv: list[str] | None = None) -> int:
     previous = errors.install(errors.ExceptHook(log_dir=folder, parent=lambda: window))
     settings.changed.connect(lambda name: apply_theme(app, settings.theme()) if name == "theme" else None)
     window.show()
+    _clean_stale_partials_later(settings.output_dir())
     if not settings.wizard_done():
         QTimer.singleShot(0, lambda: open_wizard(window))
     try:
@@ -87,3 +88,12 @@ def run(argv: list[str] | None = None) -> int:
         window.queue.shutdown()
         errors.uninstall(previous)
         teardown_logging(handlers)
+
+
+def _clean_stale_partials_later(folder: Path) -> None:
+    """Remove .partial files a killed conversion of ours left in the output folder, off the GUI thread."""
+    import threading
+
+    from engine.convert.cleanup import remove_stale_partials
+
+    threading.Thread(target=remove_stale_partials, args=([folder],), name="stale-partials", daemon=True).start()
