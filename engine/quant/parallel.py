@@ -72,7 +72,8 @@ def quantize_parallel(
         rows: (n_rows, n_per_row) array; float32 or anything that converts to it chunk by chunk
             (a memmap is read one chunk at a time).
         qtype: target type, as GGMLType or name.
-        threads: worker count; 1 runs on the calling thread. CuPy input always runs on one thread.
+        threads: worker count; 1 runs on the calling thread. Large tensors on Linux get forked worker
+            processes, others threads. CuPy input always runs on one thread.
         imatrix: optional per-column importance weights, passed to the kernel unchanged.
         name: tensor name used in error messages.
         cancel: called before every chunk; it may raise CancelledError itself (``CancelToken.check``)
@@ -232,9 +233,10 @@ class _ProcessPool:
     The input needs no copying: a forked child sees the parent's arrays (and memmaps) as they were at
     fork time. The parent hands out chunks in order, calling ``cancel`` before each, and keeps
     ``QUEUE_DEPTH`` of them queued per worker so that a worker never waits for a busy parent to be
-    scheduled. A failure stops the hand-out; once the chunks in flight are back, the earliest failure
-    is raised, as a single-threaded run would have. If a worker dies, its unfinished chunks run in this
-    process. Every way out (success, error, cancel, interrupt) ends with all workers gone.
+    scheduled; a worker with nothing left is told to exit at once, so exits overlap the last chunks. A
+    failure stops the hand-out; once the chunks in flight are back, the earliest failure is raised, as
+    a single-threaded run would have. If a worker dies, its unfinished chunks run in this process.
+    Every way out (success, error, cancel, interrupt) ends with all workers gone.
     """
 
     QUEUE_DEPTH = 2
@@ -306,6 +308,8 @@ class _ProcessPool:
                 error.__cause__ = _RemoteTraceback(text)
                 self.failures[start] = error
             self._hand_out(conn, todo)
+            if not self.inflight[conn]:
+                self._release(conn)  # nothing left for it: it exits while the others finish
 
     def _lost(self, conn: Connection, tasks: list[tuple[int, int]]) -> None:
         """A worker died: its chunks are left for this process; nothing more goes to it."""
@@ -313,15 +317,20 @@ class _ProcessPool:
         self.orphans.extend(tasks)
         self.inflight.pop(conn, None)
 
+    def _release(self, conn: Connection) -> None:
+        """Tell an idle worker to exit; nothing more goes to it."""
+        self.inflight.pop(conn, None)
+        try:
+            conn.send(None)
+        except OSError:
+            pass  # already gone
+
     def _stop(self, *, kill: bool) -> None:
         for conn, proc in self.procs.items():
             if kill:
                 proc.kill()
-            else:
-                try:
-                    conn.send(None)
-                except OSError:
-                    pass  # already gone
+            elif conn in self.inflight:
+                self._release(conn)
         for conn, proc in self.procs.items():
             proc.join(_JOIN_TIMEOUT_S)
             if proc.is_alive():
