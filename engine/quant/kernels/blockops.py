@@ -96,7 +96,7 @@ def _first_zero_sign(x: Any, mn: Any, xp: ModuleType) -> Any:
     """A running minimum keeps the first of equal values, which matters only for +/-0.0 (it ends up in
     a stored half); ``min`` may return either zero, so those rare blocks take their first zero."""
     zero = mn == 0
-    if bool(xp.any(zero)):
+    if bool(zero.any()):
         sub = x[zero]
         first = xp.argmax(sub == 0, axis=-1)
         mn[zero] = xp.take_along_axis(sub, xp.expand_dims(first, -1), axis=-1)[..., 0]
@@ -119,7 +119,7 @@ def finite_recip(d: Any, xp: ModuleType) -> tuple[Any, Any | None]:
     """
     inv = F32(1.0) / d
     inf = xp.isinf(inv)  # d == 0 (wanted: 0) or 1/d overflowed
-    if not bool(xp.any(inf)):
+    if not bool(inf.any()):
         return inv, None
     return xp.where(inf, F32(0.0), inv), inf & (d != 0)
 
@@ -199,7 +199,7 @@ def put_half(out: Any, offset: int, v: Any, xp: ModuleType) -> None:
     numpy converts straight into the blocks. As with ``half_bytes``, a NaN's payload may differ from
     ggml's, which never reaches a file because validation rejects it.
     """
-    if v.size and not (float(xp.max(v)) < _HALF_OVERFLOW and float(xp.min(v)) > -_HALF_OVERFLOW):
+    if v.size and not (float(v.max()) < _HALF_OVERFLOW and float(v.min()) > -_HALF_OVERFLOW):
         note_nonfinite()  # a NaN fails both comparisons
     if xp is not np:
         out[:, offset : offset + 2] = half_bytes(v, xp)

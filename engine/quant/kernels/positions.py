@@ -27,6 +27,7 @@ _BIT_WEIGHTS = (np.uint8(1) << np.arange(8, dtype=np.uint8))[:, None]
 # numpy's lanes: (x * this) >> 24 gathers bit 0 of each byte of a u32 into its low four bits.
 _GATHER_BYTE_BITS = np.uint32(0x01020408)
 _LANE_SHIFTS = (4 * np.arange(QK // 4, dtype=np.uint32))[:, None]
+_TWICE = np.uint64(0x100000001)
 NP_LANES = 4  # values per moved group on numpy (a complex128 is four float32)
 _GROUP_TILE = 1024  # blocks per transposed tile of ``columns``: 128 KiB of input
 
@@ -121,7 +122,7 @@ def extremes(blocks: Any, cols: Columns, xp: ModuleType, *, signed_zero: bool = 
     if not signed_zero:
         return lo, hi
     zero = lo == 0  # min() may return either zero; the C scan keeps the first one it met
-    if bool(xp.any(zero)):
+    if bool(zero.any()):
         sub = blocks[zero]
         lo[zero] = sub[xp.arange(sub.shape[0]), xp.argmax(sub == 0, axis=-1)]
     return lo, hi
@@ -142,30 +143,32 @@ def signed_absmax(blocks: Any, lo: Any, hi: Any, xp: ModuleType) -> Any:
     neg = -lo
     m = xp.where(hi >= neg, hi, lo) + F32(0.0)
     tie = hi == neg
-    if bool(xp.any(tie)):
+    if bool(tie.any()):
         tie = tie & (hi > 0)  # zero blocks tie harmlessly
-        if bool(xp.any(tie)):
+        if bool(tie.any()):
             sub = blocks[tie]
             m[tie] = sub[xp.arange(sub.shape[0]), xp.argmax(xp.abs(sub), axis=-1)]
     return m
 
 
 def spread(v: Any, cols: Columns, xp: ModuleType, key: str) -> Any:
-    """Per-block values (n,) -> (n * lanes,), which broadcasts against ``cols.values`` (a work array
-    named ``key`` on numpy: one strided copy per lane)."""
+    """Per-block float32 values (n,) -> (n * lanes,), which broadcasts against ``cols.values`` (a work
+    array named ``key`` on numpy, written as u64 pairs of the value: three calls, no per-lane pass)."""
     if cols.lanes == 1:
         return v
     if xp is not np:
         return xp.repeat(v, cols.lanes)
-    wide = work(key, (v.shape[0], cols.lanes), v.dtype, xp)
-    for e in range(cols.lanes):
-        wide[:, e] = v
-    return wide.reshape(-1)
+    pairs = work(key, (v.shape[0], cols.lanes // 2), np.uint64, xp)
+    first = pairs[:, 0]
+    np.multiply(v.view(np.uint32), _TWICE, out=first, dtype=np.uint64)  # bits | bits << 32
+    for e in range(1, cols.lanes // 2):
+        pairs[:, e] = first
+    return pairs.view(np.float32).reshape(-1)
 
 
 def zero_blocks(codes: Columns, mask: Any | None, xp: ModuleType) -> Columns:
     """Codes with every block in ``mask`` (n,) set to 0 (``None``: no block)."""
-    if mask is None or not bool(xp.any(mask)):
+    if mask is None or not bool(mask.any()):
         return codes
     wide = mask if codes.lanes == 1 else xp.repeat(mask, codes.lanes)
     return codes.like(xp.where(wide[None, :], xp.zeros((), dtype=codes.values.dtype), codes.values))
