@@ -146,9 +146,9 @@ class GpuPipeline:
         self.device = self.cupy.cuda.Device(choice.gpu_index)
         self.capacity = choice.batch_values
         self._pool = self.cupy.get_default_memory_pool()
-        self._old_limit = self._pool.get_limit()
-        self._pool.set_limit(size=choice.memory_limit_bytes)
-        with self.device:
+        with self.device:  # the pool's limit is per device: set it for this one
+            self._old_limit = self._pool.get_limit()
+            self._pool.set_limit(size=choice.memory_limit_bytes)
             self.slots = [_Slot(self.cupy, self.capacity) for _ in range(slots)]
             self.stream = self.cupy.cuda.Stream(non_blocking=True)
         self._readers = ThreadPoolExecutor(max_workers=slots - 1, thread_name_prefix="gpu-read")
@@ -163,8 +163,9 @@ class GpuPipeline:
         """Stop the readers and give the buffers and the pool's cached memory back."""
         self._readers.shutdown(wait=True, cancel_futures=True)
         self.slots = []
-        self._pool.free_all_blocks()
-        self._pool.set_limit(size=self._old_limit)
+        with self.device:
+            self._pool.free_all_blocks()
+            self._pool.set_limit(size=self._old_limit)
         self.cupy.get_default_pinned_memory_pool().free_all_blocks()
 
     def run(
@@ -246,7 +247,8 @@ class GpuPipeline:
                 self._pool.free_all_blocks()
                 return None
             host = slot.host_out[: data.size].reshape(data.shape)
-            data.get(stream=self.stream, out=host)  # blocks until the bytes are in pinned memory
+            data.get(stream=self.stream, out=host)
+            self.stream.synchronize()  # CuPy before 13 copies asynchronously when given a stream
         return host
 
 
