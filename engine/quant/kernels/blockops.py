@@ -6,6 +6,7 @@ module ``xp`` passed in, and keeps binary32 with the same rounding as ggml's C l
 
 from __future__ import annotations
 
+import math
 import threading
 from types import ModuleType
 from typing import Any
@@ -28,14 +29,19 @@ class _Scratch(threading.local):
 
     def __init__(self) -> None:
         self.buffers: dict[str, np.ndarray] = {}
+        self.views: dict[str, np.ndarray] = {}  # the last view handed out per key: chunks repeat shapes
 
     def get(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        view = self.views.get(key)
+        if view is not None and view.shape == shape and view.dtype == dtype:
+            return view
         dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         buf = self.buffers.get(key)
         if buf is None or buf.size < nbytes:
             buf = self.buffers[key] = np.empty(max(nbytes, 64), dtype=np.uint8)
-        return buf[:nbytes].view(dtype).reshape(shape)
+        view = self.views[key] = buf[:nbytes].view(dtype).reshape(shape)
+        return view
 
 
 _SCRATCH = _Scratch()

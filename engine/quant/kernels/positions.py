@@ -96,12 +96,12 @@ def _fold(values: Any, smallest: bool, lanes: int, xp: ModuleType) -> Any:
     of that result are then reduced with one strided pass per lane (a (n, 2) slice would make numpy
     loop over pairs).
     """
-    reduce, op = (xp.min, xp.minimum) if smallest else (xp.max, xp.maximum)
+    op = xp.minimum if smallest else xp.maximum
     if xp is not np:
-        v = reduce(values, axis=0)
+        v = values.min(axis=0) if smallest else values.max(axis=0)
     else:
         key = "fold_lo" if smallest else "fold_hi"
-        v = reduce(values, axis=0, out=work(key, values.shape[1:], values.dtype, xp))
+        v = op.reduce(values, axis=0, out=work(key, values.shape[1:], np.float32, xp))
     if lanes == 1:
         return xp.array(v, copy=True)
     v = v.reshape(-1, lanes)
