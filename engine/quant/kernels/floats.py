@@ -15,15 +15,17 @@ import numpy as np
 
 from engine.errors import InvalidValuesError
 from engine.formats.ggml_types import GGMLType
-from engine.quant.kernels.blockops import note_nonfinite, take_nonfinite, work
+from engine.quant.kernels.blockops import (
+    half_normal_bits,
+    half_outside,
+    note_nonfinite,
+    take_nonfinite,
+    work,
+)
 from engine.quant.kernels.numeric import half_bits
 from engine.quant.registry import Kernel
 
 _U32 = np.uint32
-# |x| bits whose binary16 is a normal number: from 2**-14 up to (excluding) 65520, which rounds to inf.
-_HALF_NORMAL_LO, _HALF_NORMAL_END = 0x38800000, 0x477FF000
-# Rebias the exponent (127 -> 15) and add the round-to-nearest-even bias below bit 13 in one constant.
-_HALF_REBIAS = (0xFFF - (112 << 23)) % (1 << 32)
 # Largest |x| bits that do not round to an all-ones bfloat16 exponent.
 _BF16_FINITE_MAX = 0x7F7F7FFF
 
@@ -84,28 +86,13 @@ class BF16Kernel(Kernel, qtype=GGMLType.BF16):
 
 
 def _half_numpy(rows: np.ndarray) -> np.ndarray:
-    """binary16 bits of contiguous float32 rows, as ``half_bits`` gives them, in fewer passes.
-
-    For |x| in the normal binary16 range the rounded half is ((a + odd + rebias) >> 13) with a = |x|'s
-    bits and odd = bit 13 of a (ggml's and numpy's round to nearest even); the sign goes in at bit 28
-    first, which that shift moves to bit 15. Values outside the range are few (zeros, tiny or huge
-    values, inf, NaN) and go through ``half_bits``.
-    """
+    """binary16 bits of contiguous float32 rows, as ``half_bits`` gives them, in fewer passes: integer
+    rounding (``half_normal_bits``) for the values in the normal binary16 range; the few others (zeros,
+    tiny or huge values, inf, NaN) go through ``half_bits``."""
     u = rows.view(np.uint32)
-    mag = np.bitwise_and(u, _U32(0x7FFFFFFF), out=work("f16_magnitude", u.shape, np.uint32, np))
-    t = np.right_shift(mag, _U32(13), out=work("f16_rounding", u.shape, np.uint32, np))
-    t &= _U32(1)
-    t += mag
-    t += _U32(_HALF_REBIAS)  # below 2**28 for every value in range
-    spare = np.right_shift(u, _U32(3), out=work("f16_spare", u.shape, np.uint32, np))
-    spare &= _U32(1 << 28)
-    t |= spare
     half = np.empty(u.shape, dtype=np.uint16)
-    np.right_shift(t, _U32(13), out=half, casting="unsafe")
-    np.subtract(mag, _U32(_HALF_NORMAL_LO), out=spare)  # below the range wraps round to a huge value
-    outside = work("f16_outside", u.shape, bool, np)
-    np.greater_equal(spare, _U32(_HALF_NORMAL_END - _HALF_NORMAL_LO), out=outside)
-    idx = np.flatnonzero(outside)
+    mag = half_normal_bits(u, half, "f16")
+    idx = half_outside(mag, "f16")
     if idx.size:
         fixed = half_bits(rows.reshape(-1)[idx], np)
         half.reshape(-1)[idx] = fixed
