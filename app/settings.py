@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
 
 from engine.errors import UsageError
 from engine.quant.ftypes import FileType, parse_file_type
+from engine.quant.device import DEVICE_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,13 @@ def _parse_theme(raw: Any) -> str:
     return text
 
 
+def _parse_device(raw: Any) -> str:
+    text = str(raw).strip().lower()
+    if text not in DEVICE_CHOICES:
+        raise ValueError(f"unknown device {text!r}")
+    return text
+
+
 def _parse_bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -122,6 +130,8 @@ OPTIONS: Mapping[str, Option] = {
                               "Memory kept free on each GPU, in MiB (llama.cpp's --fit-target)."),
     "ram_margin_mib": Option("fit/ram_margin_mib", lambda: 2048, _int_in(0, 1 << 22), str,
                              "System memory kept free for the operating system and other programs, in MiB."),
+    "device": Option("convert/device", lambda: "auto", _parse_device, str,
+                     "Where conversions quantize: auto uses an NVIDIA GPU when CuPy is installed, else the CPU."),
     "theme": Option("ui/theme", lambda: "system", _parse_theme, str,
                     "Colours: follow the system, or always light or dark."),
 }
@@ -219,6 +229,9 @@ class Settings(QObject):
 
     def ram_margin_bytes(self) -> int:
         return int(self.get("ram_margin_mib")) << 20
+
+    def device(self) -> str:
+        return str(self.get("device"))
 
     def theme(self) -> str:
         return str(self.get("theme"))

@@ -47,11 +47,12 @@ class JobQueue(QObject):
     idle = Signal()
     _request = Signal(object)
 
-    def __init__(self, parent: QObject | None = None, *, threads: int | None = None,
+    def __init__(self, parent: QObject | None = None, *, threads: int | None = None, device: str = "auto",
                  client_factory: Callable[[], Any] | None = None) -> None:
         super().__init__(parent)
         self._jobs = JobList()
         self._threads = threads
+        self._device = device
         self._accepting = True
         self._thread = QThread(self)
         self._thread.setObjectName("quantpick-jobs")
@@ -91,6 +92,10 @@ class JobQueue(QObject):
     def set_threads(self, threads: int | None) -> None:
         """Quantizer threads for jobs started from now on (None: every core)."""
         self._threads = threads
+
+    def set_device(self, device: str) -> None:
+        """Where jobs started from now on quantize: "auto", "cpu" or "gpu"."""
+        self._device = device
 
     def add(self, source: Path, ftype: FileType, out_dir: Path) -> Job:
         """Queue converting ``source`` to ``ftype``; it starts when the jobs before it are finished."""
@@ -177,7 +182,7 @@ class JobQueue(QObject):
         job.move_to(JobState.RUNNING)
         self.job_changed.emit(job.id)
         self.busy_changed.emit(True)
-        self._request.emit(WorkRequest(job.id, job.task, job.cancel_token, self._threads))
+        self._request.emit(WorkRequest(job.id, job.task, job.cancel_token, self._threads, self._device))
 
     def _find(self, job_id: int) -> Job | None:
         try:

@@ -24,6 +24,7 @@ from engine.convert.run import execute
 from engine.errors import CancelledError, QuantpickError, UsageError
 from engine.progress import CancelToken, Progress
 from engine.quant.ftypes import FileType
+from engine.quant.device import choose_device
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,14 @@ class WorkRequest:
         task: What to do.
         cancel: The job's token; the GUI thread sets it, the engine checks it between chunks.
         threads: Quantizer threads (None: every CPU).
+        device: "auto", "cpu" or "gpu" (engine.quant.device.choose_device).
     """
 
     job_id: int
     task: Task
     cancel: CancelToken
     threads: int | None = None
+    device: str = "auto"
 
 
 class _Throttle:
@@ -134,8 +137,9 @@ class JobWorker(QObject):
             plan = make_plan(source, ftype, out_dir=out_dir)
             _refuse_overwrite([part.path for part in plan.parts])
             self.planned.emit(request.job_id, plan.output)
+            device = choose_device(request.device)
             result = execute(plan, source, threads=request.threads, progress=self._reporter(request),
-                             cancel=request.cancel)
+                             cancel=request.cancel, device=device)
         return JobOutcome(result.output, result.bytes_written, time.monotonic() - started)
 
     def _reporter(self, request: WorkRequest) -> _Throttle:

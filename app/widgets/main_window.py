@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(svg_icon("quantpick"))
         self.setAcceptDrops(True)  # the drop filter below takes the drops, wherever they land
         self.settings = settings if settings is not None else Settings(QSettings())
-        self.queue = queue if queue is not None else JobQueue(self, threads=self.settings.threads())
+        self.queue = queue if queue is not None else JobQueue(self, threads=self.settings.threads(), device=self.settings.device())
         self._confirm_quit = confirm_quit
         self._closing = False
         self.hardware = hardware if hardware is not None else HardwarePanel()
@@ -251,6 +251,8 @@ class MainWindow(QMainWindow):
     def _on_settings_changed(self, name: str) -> None:
         if name == "threads":
             self.queue.set_threads(self.settings.threads())
+        elif name == "device":
+            self.queue.set_device(self.settings.device())
         elif name == "default_types":
             self.drop_area.set_selected_types(self.settings.default_types())
 

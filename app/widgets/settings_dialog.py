@@ -22,6 +22,8 @@ TYPE_COLUMNS = 5
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 
 
+DEVICE_LABELS = {"auto": "GPU when available, else CPU", "cpu": "CPU only", "gpu": "GPU (NVIDIA, needs CuPy)"}
+
 class SettingsDialog(QDialog):
     """Edit the persisted options; ``accept`` validates and stores them all or none."""
 
@@ -46,6 +48,10 @@ class SettingsDialog(QDialog):
         self.threads = self._spin(0, 256, settings.get("threads"), special="Every core")
         self.vram_margin = self._spin(0, 65536, settings.get("vram_margin_mib"), suffix=" MiB", step=256)
         self.ram_margin = self._spin(0, 1 << 20, settings.get("ram_margin_mib"), suffix=" MiB", step=256)
+        self.device = QComboBox()
+        for value, label in DEVICE_LABELS.items():
+            self.device.addItem(label, value)
+        self.device.setCurrentIndex(list(DEVICE_LABELS).index(settings.device()))
         self.theme = QComboBox()
         for theme in THEMES:
             self.theme.addItem(THEME_LABELS[theme], theme)
@@ -57,10 +63,11 @@ class SettingsDialog(QDialog):
         form.addRow("Conversion t&hreads:", self.threads)
         form.addRow("GPU memory &kept free:", self.vram_margin)
         form.addRow("System memory kept &free:", self.ram_margin)
+        form.addRow("&Quantize on:", self.device)
         form.addRow("&Colours:", self.theme)
         for widget, name in ((self.output_dir, "output_dir"), (self.threads, "threads"),
                              (self.vram_margin, "vram_margin_mib"), (self.ram_margin, "ram_margin_mib"),
-                             (self.theme, "theme")):
+                             (self.device, "device"), (self.theme, "theme")):
             widget.setToolTip(OPTIONS[name].description)
         note = QLabel("Hugging Face tokens are never stored here; log in with <code>hf auth login</code>.")
         note.setWordWrap(True)
@@ -92,6 +99,7 @@ class SettingsDialog(QDialog):
             "threads": self.threads.value(),
             "vram_margin_mib": self.vram_margin.value(),
             "ram_margin_mib": self.ram_margin.value(),
+            "device": self.device.currentData(),
             "theme": self.theme.currentData(),
         }
 

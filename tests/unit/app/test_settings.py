@@ -24,6 +24,7 @@ def test_defaults_on_an_empty_store(tmp_path: Path) -> None:
     assert settings.output_dir() == default_output_dir()
     assert [ft.name for ft in settings.default_types()] == ["Q4_K_M"]
     assert settings.theme() == "system"
+    assert settings.device() == "auto"
     assert settings.threads() is None
     assert settings.vram_margin_bytes() == 1024 << 20
     assert settings.ram_margin_bytes() == 2048 << 20
@@ -42,24 +43,26 @@ def test_round_trip_through_the_file(tmp_path: Path, qtbot) -> None:
     settings.set("vram_margin_mib", 512)
     settings.set("ram_margin_mib", 4096)
     settings.set("theme", "dark")
+    settings.set("device", "CPU")
     settings.set("wizard_done", True)
     settings.set("theme", "dark")  # unchanged: no signal
     settings.sync()
     assert seen == ["output_dir", "default_types", "threads", "vram_margin_mib", "ram_margin_mib", "theme",
-                    "wizard_done"]
+                    "device", "wizard_done"]
     again = Settings(ini(path))
     assert again.output_dir() == tmp_path / "models"
     assert [ft.name for ft in again.default_types()] == ["Q8_0", "Q4_K_M"]
     assert again.threads() == 3
     assert again.vram_margin_bytes() == 512 << 20 and again.ram_margin_bytes() == 4096 << 20
     assert again.theme() == "dark" and again.wizard_done() is True
+    assert again.device() == "cpu"
     again.reset("theme")
     assert again.theme() == "system"
 
 
 @pytest.mark.parametrize(("name", "value"), [
     ("output_dir", "relative/folder"), ("output_dir", ""), ("default_types", "Q4_K_Z"),
-    ("default_types", "IQ2_XXS"), ("default_types", ""), ("threads", -1), ("theme", "purple"),
+    ("default_types", "IQ2_XXS"), ("default_types", ""), ("threads", -1), ("theme", "purple"), ("device", "tpu"),
     ("vram_margin_mib", "lots"),
 ])
 def test_invalid_values_are_refused(tmp_path: Path, name: str, value: object) -> None:
