@@ -64,7 +64,7 @@ def _symmetric_codes(blocks: Any, xp: ModuleType, bits: int) -> tuple[Any, pm.Co
     d = pm.signed_absmax(blocks, lo, hi, xp) / F32(-nmax)
     inv, overflow = finite_recip(d, xp)
     v = cols.values
-    v *= pm.spread(inv, cols, xp, "spread_inv")
+    v *= pm.spread(inv, cols, xp, pm.FOLD_HI)
     codes = cols.like(pm.clamp_top(pm.add_truncate(v, F32(nmax + 0.5), xp.uint8, xp), bits, xp))
     return d, pm.zero_blocks(codes, overflow, xp)
 
@@ -81,15 +81,16 @@ def _affine_codes(blocks: Any, xp: ModuleType, nmax: int) -> tuple[Any, Any, pm.
     d = (mx - mn) / F32(nmax) + F32(0.0)
     inv, overflow = finite_recip(d, xp)
     v = cols.values
-    v -= pm.spread(mn, cols, xp, "spread_min")
-    v *= pm.spread(inv, cols, xp, "spread_inv")
+    v -= pm.spread(mn, cols, xp, pm.FOLD_LO)
+    v *= pm.spread(inv, cols, xp, pm.FOLD_HI)
     return d, mn, pm.zero_blocks(cols.like(pm.add_truncate(v, F32(0.5), xp.uint8, xp)), overflow, xp)
 
 
 def _round_away(v: Any, xp: ModuleType) -> Any:
     """C's roundf of float32 |v| < 2**23 as uint8 bytes of int8: trunc(v + copysign(0.49999997, v)),
     with the sign moved in as a bit (numpy's copysign is slow)."""
-    half = xp.bitwise_and(v.view(xp.uint32), xp.uint32(0x80000000), out=work("half", v.shape, xp.uint32, xp))
+    half = work(pm.MAGNITUDES, v.shape, xp.uint32, xp)
+    xp.bitwise_and(v.view(xp.uint32), xp.uint32(0x80000000), out=half)
     half |= xp.uint32(_JUST_BELOW_HALF.view(np.uint32))
     return pm.add_truncate(v, half.view(xp.float32), xp.int8, xp).view(xp.uint8)
 
@@ -124,7 +125,7 @@ class Q8_0Kernel(_LegacyKernel, qtype=GGMLType.Q8_0):
         d = pm.abs_max(cols, xp) / F32(127.0)
         inv, overflow = finite_recip(d, xp)
         v = cols.values
-        v *= pm.spread(inv, cols, xp, "spread_inv")
+        v *= pm.spread(inv, cols, xp, pm.FOLD_HI)
         put_half(out, 0, d, xp)
         pm.put_columns(out, 2, pm.zero_blocks(cols.like(_round_away(v, xp)), overflow, xp), xp)
 

@@ -28,6 +28,11 @@ _BIT_WEIGHTS = (np.uint8(1) << np.arange(8, dtype=np.uint8))[:, None]
 _GATHER_BYTE_BITS = np.uint32(0x01020408)
 _LANE_SHIFTS = (4 * np.arange(QK // 4, dtype=np.uint32))[:, None]
 _TWICE = np.uint64(0x100000001)
+# Work arrays (``blockops.work``) are named by buffer, and a buffer is reused once what it held is dead:
+# the columns' values are spent once the codes are taken from them, and then hold the temporaries of
+# clamping and packing; the two folds' results give way to the ``spread`` copies (keys FOLD_LO/FOLD_HI);
+# Q8_0's magnitudes, once folded, to its rounding offsets.
+SPENT_VALUES, FOLD_LO, FOLD_HI, MAGNITUDES = "columns", "fold_lo", "fold_hi", "magnitudes"
 NP_LANES = 4  # values per moved group on numpy (a complex128 is four float32)
 _GROUP_TILE = 1024  # blocks per transposed tile of ``columns``: 128 KiB of input
 
@@ -53,10 +58,10 @@ def columns(blocks: Any, xp: ModuleType) -> Columns:
     callers may overwrite: every call copies."""
     n = blocks.shape[0]
     if xp is not np:
-        values = work("columns", (QK, n), xp.float32, xp)
+        values = work(SPENT_VALUES, (QK, n), xp.float32, xp)
         values[...] = blocks.T
         return Columns(values, 1)
-    values = work("columns", (QK // NP_LANES, n * NP_LANES), np.float32, xp)
+    values = work(SPENT_VALUES, (QK // NP_LANES, n * NP_LANES), np.float32, xp)
     groups = np.ascontiguousarray(blocks, dtype=np.float32).view(np.complex128)
     moved = values.view(np.complex128)
     for i in range(0, n, _GROUP_TILE):  # a tile's source lines stay in cache across its 8 rows
@@ -100,7 +105,7 @@ def _fold(values: Any, smallest: bool, lanes: int, xp: ModuleType) -> Any:
     if xp is not np:
         v = values.min(axis=0) if smallest else values.max(axis=0)
     else:
-        key = "fold_lo" if smallest else "fold_hi"
+        key = FOLD_LO if smallest else FOLD_HI
         v = op.reduce(values, axis=0, out=work(key, values.shape[1:], np.float32, xp))
     if lanes == 1:
         return xp.array(v, copy=True)
@@ -130,7 +135,7 @@ def extremes(blocks: Any, cols: Columns, xp: ModuleType, *, signed_zero: bool = 
 
 def abs_max(cols: Columns, xp: ModuleType) -> Any:
     """Per block: max |x| (NaN if the block holds one)."""
-    mag = xp.abs(cols.values, out=work("magnitudes", cols.values.shape, cols.values.dtype, xp))
+    mag = xp.abs(cols.values, out=work(MAGNITUDES, cols.values.shape, cols.values.dtype, xp))
     return _fold(mag, False, cols.lanes, xp)
 
 
@@ -152,8 +157,9 @@ def signed_absmax(blocks: Any, lo: Any, hi: Any, xp: ModuleType) -> Any:
 
 
 def spread(v: Any, cols: Columns, xp: ModuleType, key: str) -> Any:
-    """Per-block float32 values (n,) -> (n * lanes,), which broadcasts against ``cols.values`` (a work
-    array named ``key`` on numpy, written as u64 pairs of the value: three calls, no per-lane pass)."""
+    """Per-block float32 values (n,) -> (n * lanes,), which broadcasts against ``cols.values`` (the work
+    array ``key`` on numpy, FOLD_LO or FOLD_HI once the folds are done; written as u64 pairs of the
+    value: three calls, no per-lane pass)."""
     if cols.lanes == 1:
         return v
     if xp is not np:
@@ -183,7 +189,7 @@ def clamp_top(codes: Any, bits: int, xp: ModuleType) -> Any:
     if xp is not np:
         return xp.minimum(codes, (1 << bits) - 1).astype(xp.uint8)
     lanes = codes.reshape(-1).view(np.uint64)
-    top = np.right_shift(lanes, np.uint64(bits), out=work("clamp", lanes.shape, np.uint64, xp))
+    top = np.right_shift(lanes, np.uint64(bits), out=work(SPENT_VALUES, lanes.shape, np.uint64, xp))
     top &= _BYTE_LSB
     return (lanes - top).view(np.uint8).reshape(codes.shape)
 
@@ -220,7 +226,7 @@ def pack_nibbles(cols: Columns, xp: ModuleType, *, masked: bool = True) -> Colum
     if xp is not np:
         return cols.like((codes[:half] & 0x0F) | ((codes[half:] & 0x0F) << 4))
     lo, hi = codes[:half].reshape(-1).view(np.uint64), codes[half:].reshape(-1).view(np.uint64)
-    packed = np.left_shift(hi, np.uint64(4), out=work("packed", lo.shape, np.uint64, xp))
+    packed = np.left_shift(hi, np.uint64(4), out=work(SPENT_VALUES, lo.shape, np.uint64, xp))
     if masked:  # high nibbles from hi << 4, low ones from lo: lo ^ ((lo ^ packed) & 0xF0..F0)
         packed ^= lo
         packed &= _HIGH_NIBBLES
@@ -234,7 +240,7 @@ def pack_high_bits(cols: Columns, xp: ModuleType) -> Any:
     if xp is np and lanes == NP_LANES:
         # One u32 holds elements 4p..4p+3; gather their fifth bits into a nibble and OR nibble p in.
         words = codes.view(np.uint32)
-        bits = np.right_shift(words, np.uint32(4), out=work("high_bits", words.shape, np.uint32, xp))
+        bits = np.right_shift(words, np.uint32(4), out=work(SPENT_VALUES, words.shape, np.uint32, xp))
         bits &= np.uint32(0x01010101)
         bits *= _GATHER_BYTE_BITS
         bits >>= np.uint32(24)
