@@ -183,15 +183,16 @@ def zero_blocks(codes: Columns, mask: Any | None, xp: ModuleType) -> Columns:
 def clamp_top(codes: Any, bits: int, xp: ModuleType) -> Any:
     """uint8 codes in 0..2**bits -> min(code, 2**bits - 1); only the top value moves, by one.
 
-    numpy subtracts bit ``bits`` of each byte in uint64 lanes (no borrow: a byte with that bit set is
-    at least 1), many times faster than a byte-wise minimum.
+    numpy subtracts bit ``bits`` of each byte in uint64 lanes, in place (no borrow: a byte with that bit
+    set is at least 1), many times faster than a byte-wise minimum.
     """
     if xp is not np:
         return xp.minimum(codes, (1 << bits) - 1).astype(xp.uint8)
     lanes = codes.reshape(-1).view(np.uint64)
     top = np.right_shift(lanes, np.uint64(bits), out=work(SPENT_VALUES, lanes.shape, np.uint64, xp))
     top &= _BYTE_LSB
-    return (lanes - top).view(np.uint8).reshape(codes.shape)
+    lanes -= top
+    return codes
 
 
 def put_columns(out: Any, offset: int, cols: Columns, xp: ModuleType) -> None:
