@@ -33,12 +33,16 @@ def seq_sum0(a: Any, xp: ModuleType, out: Any | None = None) -> Any:
     the sequential C loop for every column; other layouts and CuPy take the explicit loop.
     """
     if xp is np and a.ndim == 2 and a.shape[1] >= 2 and a.flags.c_contiguous:
-        return np.add.reduce(a, axis=0, out=out)
-    if out is None:
-        out = xp.empty(a.shape[1:], dtype=xp.float32)
-    out[...] = a[0]
-    for i in range(1, a.shape[0]):
-        xp.add(out, a[i], out=out)
+        out = np.add.reduce(a, axis=0, out=out)
+    else:
+        if out is None:
+            out = xp.empty(a.shape[1:], dtype=xp.float32)
+        out[...] = a[0]
+        for i in range(1, a.shape[0]):
+            xp.add(out, a[i], out=out)
+    # C starts its accumulator at +0.0, so an all -0.0 column sums to +0.0; starting from the first
+    # row instead gives -0.0 there and nowhere else, and adding +0.0 turns exactly that case into C's.
+    xp.add(out, xp.float32(0.0), out=out)
     return out
 
 

@@ -214,3 +214,15 @@ def test_scale_min_packing_layout() -> None:
     mn = np.array([[5, 6, 7, 8, 0, 48, 15, 17]], dtype=np.uint8)
     packed = kq.pack_scale_min_k4(sc, mn, np)[0].tolist()
     assert packed == [1 | 3 << 6, 2 | 1 << 6, 3 | 2 << 6, 4, 5, 6 | 3 << 6, 7, 8 | 1 << 6, 15, 0, 0xF0, 0x10]
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_sums_of_negative_zeros_are_positive_zero_like_c(contiguous: bool) -> None:
+    """C accumulates from +0.0, and +0.0 + -0.0 is +0.0: a scale computed from such a sum must not be -0."""
+    a = np.full((8, 5), -0.0, np.float32)
+    a[:, 4] = np.float32(-1.0)
+    if not contiguous:
+        a = np.asfortranarray(a)
+    total = kq.seq_sum0(a, np)
+    assert not np.signbit(total[:4]).any()
+    assert (total[4] == -8.0)
