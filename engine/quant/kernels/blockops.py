@@ -7,6 +7,8 @@ module ``xp`` passed in, and keeps binary32 with the same rounding as ggml's C l
 from __future__ import annotations
 
 import math
+import mmap
+import os
 import threading
 from types import ModuleType
 from typing import Any
@@ -30,6 +32,8 @@ class _Scratch(threading.local):
     A chunk's temporaries are hundreds of KiB each; freshly allocated, glibc maps them afresh or trims
     them off the heap when they are freed, so every chunk faults its pages in again, which costs more
     than the arithmetic. Reusing one buffer per purpose and thread keeps them warm in cache as well.
+    Buffers are private anonymous maps, and a forked child starts without them: writing to inherited
+    pages would copy each one (about twice the cost of a fresh page), in every worker of every call.
     """
 
     def __init__(self) -> None:
@@ -44,12 +48,18 @@ class _Scratch(threading.local):
         nbytes = math.prod(shape) * dtype.itemsize
         buf = self.buffers.get(key)
         if buf is None or buf.size < nbytes:
-            buf = self.buffers[key] = np.empty(max(nbytes, 64), dtype=np.uint8)
+            buf = self.buffers[key] = np.frombuffer(mmap.mmap(-1, max(nbytes, 64)), dtype=np.uint8)
         view = self.views[key] = buf[:nbytes].view(dtype).reshape(shape)
         return view
 
+    def forget(self) -> None:
+        self.buffers.clear()
+        self.views.clear()
+
 
 _SCRATCH = _Scratch()
+if hasattr(os, "register_at_fork"):  # POSIX; a child runs on the thread that forked
+    os.register_at_fork(after_in_child=_SCRATCH.forget)
 
 
 class _Seen(threading.local):
