@@ -26,14 +26,13 @@ HALF_NORMAL_LO, HALF_NORMAL_END = 0x38800000, 0x477FF000
 _HALF_REBIAS = (0xFFF - (112 << 23)) % (1 << 32)
 
 
-class _Scratch(threading.local):
-    """Per-thread work arrays, reused from chunk to chunk (a few MiB per thread that has quantized).
+class _Arena:
+    """One set of work buffers (a few MiB), used by one thread at a time and reused from chunk to chunk.
 
     A chunk's temporaries are hundreds of KiB each; freshly allocated, glibc maps them afresh or trims
     them off the heap when they are freed, so every chunk faults its pages in again, which costs more
-    than the arithmetic. Reusing one buffer per purpose and thread keeps them warm in cache as well.
-    Buffers are private anonymous maps, and a forked child starts without them: writing to inherited
-    pages would copy each one (about twice the cost of a fresh page), in every worker of every call.
+    than the arithmetic. Reusing one buffer per purpose keeps them warm in cache as well. Buffers are
+    private anonymous maps.
     """
 
     def __init__(self) -> None:
@@ -52,14 +51,56 @@ class _Scratch(threading.local):
         view = self.views[key] = buf[:nbytes].view(dtype).reshape(shape)
         return view
 
-    def forget(self) -> None:
-        self.buffers.clear()
-        self.views.clear()
+
+class _Lease:
+    """A thread's hold on an arena; when the thread ends its slot is cleared and the arena goes back to
+    the pool, already faulted in, for the next thread (thread pools are often made per call)."""
+
+    __slots__ = ("arena",)
+
+    def __init__(self, arena: _Arena) -> None:
+        self.arena: _Arena | None = arena
+
+    def __del__(self) -> None:
+        try:
+            if self.arena is not None and len(_POOL) < _POOL_MAX:
+                with _POOL_LOCK:
+                    _POOL.append(self.arena)
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown: nothing left to keep
+            pass
 
 
-_SCRATCH = _Scratch()
+class _Slot(threading.local):
+    lease: _Lease | None = None
+
+
+_SLOT = _Slot()
+_POOL: list[_Arena] = []
+_POOL_LOCK = threading.Lock()
+_POOL_MAX = os.cpu_count() or 1
+
+
+def _arena() -> _Arena:
+    lease = _SLOT.lease
+    if lease is None or lease.arena is None:
+        with _POOL_LOCK:
+            arena = _POOL.pop() if _POOL else _Arena()
+        lease = _SLOT.lease = _Lease(arena)
+    return lease.arena  # type: ignore[return-value]
+
+
+def _forget_after_fork() -> None:
+    """In a forked child: start without the parent's arenas, whose pages would each be copied on the
+    first write (about twice the cost of a fresh page) in every worker of every call."""
+    global _POOL_LOCK  # noqa: PLW0603 - the parent's lock may have been held by a thread that is gone
+    _POOL_LOCK = threading.Lock()
+    _POOL.clear()
+    if _SLOT.lease is not None:
+        _SLOT.lease.arena = None  # dropped, not handed back
+
+
 if hasattr(os, "register_at_fork"):  # POSIX; a child runs on the thread that forked
-    os.register_at_fork(after_in_child=_SCRATCH.forget)
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 class _Seen(threading.local):
@@ -92,7 +133,7 @@ def work(key: str, shape: tuple[int, ...], dtype: Any, xp: ModuleType) -> Any:
     array elsewhere. Its contents last only until the same thread asks for ``key`` again, so a kernel
     must copy out whatever it returns."""
     if xp is np:
-        return _SCRATCH.get(key, shape, dtype)
+        return _arena().get(key, shape, dtype)
     return xp.empty(shape, dtype=dtype)
 
 

@@ -24,13 +24,35 @@ def test_a_key_gives_the_same_memory_until_a_larger_request() -> None:
     assert big.shape == (64, 64) and not np.shares_memory(a, big)
 
 
-def test_threads_get_their_own_arrays() -> None:
-    mine = work("test_thread", (16,), np.float32, np)
-    theirs: list[np.ndarray] = []
-    worker = threading.Thread(target=lambda: theirs.append(work("test_thread", (16,), np.float32, np)))
+def _in_thread(key: str) -> np.ndarray:
+    got: list[np.ndarray] = []
+    worker = threading.Thread(target=lambda: got.append(work(key, (16,), np.float32, np)))
     worker.start()
     worker.join()
-    assert not np.shares_memory(mine, theirs[0])
+    return got[0]
+
+
+def test_threads_get_their_own_arrays_and_later_threads_reuse_them() -> None:
+    mine = work("test_thread", (16,), np.float32, np)
+    first = _in_thread("test_thread")
+    assert not np.shares_memory(mine, first)
+    assert np.shares_memory(first, _in_thread("test_thread"))  # the first thread's, handed on
+
+
+def test_concurrent_threads_never_share_arrays() -> None:
+    got: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(3)
+
+    def take(i: int) -> None:
+        got[i] = work("test_concurrent", (16,), np.float32, np)
+        barrier.wait()  # all three hold theirs at once
+
+    workers = [threading.Thread(target=take, args=(i,)) for i in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not any(np.shares_memory(got[i], got[j]) for i in range(3) for j in range(i))
 
 
 def test_other_array_modules_get_fresh_arrays() -> None:
@@ -49,10 +71,10 @@ def test_a_forked_child_starts_without_the_parents_arrays() -> None:
     work("test_fork", (1024,), np.float32, np)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
-        os._exit(0 if not blockops._SCRATCH.buffers else 1)
+        os._exit(0 if not blockops._arena().buffers and not blockops._POOL else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert "test_fork" in blockops._SCRATCH.buffers
+    assert "test_fork" in blockops._arena().buffers
 
 
 def test_a_note_is_taken_once() -> None:
