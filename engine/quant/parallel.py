@@ -97,7 +97,8 @@ def quantize_parallel(
         keep_freed_host_memory()
     bounds = chunk_bounds(n_rows, n_per_row, n_threads)
     n_workers = min(n_threads, len(bounds))
-    if n_workers > 1 and _use_processes(n_rows * n_per_row):
+    compute_bound = kernel.parallel_by_processes or (kernel.uses_imatrix and imatrix is not None)
+    if n_workers > 1 and compute_bound and _use_processes(n_rows * n_per_row):
         out = _shared_output(n_rows, kernel.row_bytes(n_per_row))
         job = _Job(kernel, rows, out, xp, imatrix, name, cancel)
         _ProcessPool(job, n_workers).run(bounds)

@@ -33,6 +33,9 @@ class Kernel:
     uses_imatrix: ClassVar[bool] = False
     # Byte offsets of binary16 fields inside one block; an all-ones exponent there means inf/NaN.
     half_fields: ClassVar[tuple[int, ...]] = ()
+    # Compute-bound kernels (many numpy calls per chunk hold the GIL often) scale only across processes;
+    # memory-bound ones (few large calls) scale across threads and lose to the cost of forking.
+    parallel_by_processes: ClassVar[bool] = False
     # Values per ``_quantize`` call on the CPU; kernels whose cost is mostly per call may ask for more.
     chunk_values: ClassVar[int] = CHUNK_VALUES
 

@@ -133,6 +133,8 @@ def _weights(rows: Any, imatrix: Any | None, xp: ModuleType, super_size: int) ->
 class IQ4_NLKernel(BlockKernel, qtype=GGMLType.IQ4_NL):
     """One binary16 scale per 32 values; codes re-picked with the unrounded best scale."""
 
+    parallel_by_processes = True
+
     uses_imatrix = True
     half_fields = (0,)
 
@@ -150,6 +152,8 @@ class IQ4_NLKernel(BlockKernel, qtype=GGMLType.IQ4_NL):
 
 class IQ4_XSKernel(BlockKernel, qtype=GGMLType.IQ4_XS):
     """256-value super-blocks: a binary16 scale, eight 6-bit sub-scales, IQ4_NL codes per 32 values."""
+
+    parallel_by_processes = True
 
     uses_imatrix = True
     half_fields = (0,)

@@ -54,6 +54,8 @@ def _quantize_scales(v: Any, xp: ModuleType) -> tuple[Any, Any]:
 class Q2KKernel(Kernel, qtype=GGMLType.Q2_K):
     """2-bit codes with a 4-bit scale and a 4-bit min per 16 values."""
 
+    parallel_by_processes = True
+
     uses_imatrix = True
     half_fields = (80, 82)
 

@@ -43,6 +43,8 @@ PASS_SUBBLOCKS = 2048
 class _ScaleMinKernel(Kernel):
     """The common Q4_K/Q5_K pipeline; subclasses set the code width and pack the codes."""
 
+    parallel_by_processes = True
+
     uses_imatrix = True
     half_fields = (0, 2)
     nmax: ClassVar[int]

@@ -17,6 +17,7 @@ from engine.formats.ggml_types import GGMLType
 from engine.progress import CancelToken
 from engine.quant import kernel_for, registered_types
 from engine.quant import parallel
+from engine.quant.registry import Kernel
 from engine.quant.parallel import chunk_bounds, quantize_parallel
 
 ROW = 512  # a whole number of blocks for every type (32 and 256)
@@ -158,6 +159,7 @@ def processes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         real_start(self)
 
     monkeypatch.setattr(parallel, "PROCESS_MIN_VALUES", 0)
+    monkeypatch.setattr(Kernel, "parallel_by_processes", True)  # every type, memory-bound ones included
     monkeypatch.setattr(parallel._ProcessPool, "_start", start)
     return pools
 
@@ -193,6 +195,31 @@ def test_processes_read_a_memmap_and_the_imatrix(tmp_path: Path, processes: list
     expected = kernel_for("Q4_K").quantize_rows(rows, imatrix=imatrix)
     assert quantize_parallel(mapped, "Q4_K", threads=2, imatrix=imatrix).tobytes() == expected.tobytes()
     assert processes == [2]
+
+
+@needs_fork
+@pytest.mark.parametrize(("qtype", "imatrix", "forks"), [
+    ("Q8_0", False, False), ("F16", False, False), ("Q4_1", False, False), ("Q4_1", True, True),
+    ("Q4_K", False, True), ("IQ4_NL", False, True),
+])
+def test_only_compute_bound_work_forks(
+    qtype: str, imatrix: bool, forks: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory-bound kernels scale on threads and lose to fork costs; compute-bound ones need processes."""
+    pools: list[int] = []
+    real_start = parallel._ProcessPool._start
+
+    def start(self: parallel._ProcessPool) -> None:
+        pools.append(self.n_workers)
+        real_start(self)
+
+    monkeypatch.setattr(parallel._ProcessPool, "_start", start)
+    monkeypatch.setattr(parallel, "PROCESS_MIN_VALUES", 0)
+    rows = _rows(9, seed=5)
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, ROW).astype(np.float32) if imatrix else None
+    expected = kernel_for(qtype).quantize_rows(rows, imatrix=weights)
+    assert quantize_parallel(rows, qtype, threads=2, imatrix=weights).tobytes() == expected.tobytes()
+    assert bool(pools) == forks
 
 
 @needs_fork
