@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from engine.quant.kernels.numeric import MAGIC, rne
+from engine.quant.registry import Kernel
 
 F32 = np.float32
 # |v| below this rounds identically via float add/subtract of MAGIC and via ggml's integer bit trick.
@@ -324,3 +325,25 @@ def _refine_pos_codes(
         if not bool(xp.any(changed)):
             break
     return slx, sl2
+
+
+class CachePassKernel(Kernel):
+    """A 256-value K-quant whose chunks are quantized in cache-sized passes on the CPU.
+
+    Subclasses implement ``_quantize_pass`` (rows -> packed blocks (n_blocks, type_size)); a GPU takes the
+    registry's whole (large) chunk in one pass.
+    """
+
+    pass_subblocks: ClassVar[int]
+    subblocks_per_block: ClassVar[int]
+
+    def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
+        n_rows, n_per_row = rows.shape
+        nb = n_per_row // 256
+        step = max(1, self.pass_subblocks // (nb * self.subblocks_per_block)) if xp is np else n_rows
+        parts = [self._quantize_pass(rows[r : r + step], xp, imatrix) for r in range(0, n_rows, step)]
+        blocks = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
+        return blocks.reshape(n_rows, nb * self.type_size)
+
+    def _quantize_pass(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
+        raise NotImplementedError

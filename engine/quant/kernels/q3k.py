@@ -26,7 +26,6 @@ class Q3KKernel(Kernel, qtype=GGMLType.Q3_K):
     """llama.cpp's Q3_K, byte for byte (``quantize_row_q3_K_ref`` / ``quantize_row_q3_K_impl``)."""
 
     parallel_by_processes = True
-
     uses_imatrix = True
     half_fields = (_OFF_D,)
     # fit_q3 pays per call for its last few sweep rounds; 512K values amortise them.

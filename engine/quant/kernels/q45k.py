@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.formats.ggml_types import GGMLType
 from engine.quant.kernels.kmath_qkx import (
+    CachePassKernel,
     F32,
     AffineParams,
     block_sigma2,
@@ -31,7 +32,6 @@ from engine.quant.kernels.kmath_qkx import (
     unpack_scale_min_k4,
 )
 from engine.quant.kernels.numeric import half_bits, rne, u16_le_bytes, unhalf
-from engine.quant.registry import Kernel
 
 QK = 256
 SUB = 32
@@ -40,25 +40,17 @@ N_SUB = QK // SUB
 PASS_SUBBLOCKS = 2048
 
 
-class _ScaleMinKernel(Kernel):
+class _ScaleMinKernel(CachePassKernel):
     """The common Q4_K/Q5_K pipeline; subclasses set the code width and pack the codes."""
 
     parallel_by_processes = True
-
+    pass_subblocks = PASS_SUBBLOCKS
+    subblocks_per_block = N_SUB
     uses_imatrix = True
     half_fields = (0, 2)
     nmax: ClassVar[int]
     plain: ClassVar[AffineParams]
     weighted: ClassVar[AffineParams]
-
-    def _quantize(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
-        n_rows, n_per_row = rows.shape
-        nb = n_per_row // QK
-        # CPU: cache-sized passes; a GPU takes the registry's whole (large) chunk in one pass.
-        step = max(1, PASS_SUBBLOCKS // (nb * N_SUB)) if xp is np else n_rows
-        parts = [self._quantize_pass(rows[r : r + step], xp, imatrix) for r in range(0, n_rows, step)]
-        blocks = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
-        return blocks.reshape(n_rows, nb * self.type_size)
 
     def _quantize_pass(self, rows: Any, xp: ModuleType, imatrix: Any | None) -> Any:
         x = to_columns(rows, SUB, xp)

@@ -26,7 +26,6 @@ class Q6KKernel(Kernel, qtype=GGMLType.Q6_K):
     """llama.cpp's Q6_K, byte for byte (``quantize_row_q6_K_ref`` / ``quantize_row_q6_K_impl``)."""
 
     parallel_by_processes = True
-
     uses_imatrix = True
     half_fields = (_OFF_D,)
 
