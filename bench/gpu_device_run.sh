@@ -8,7 +8,8 @@
 #
 # Inputs, all optional, carried into the repository root by the device tool:
 #   .whl/*.whl                  Python wheels the image lacks (gguf, nvidia-ml-py, pytest, hypothesis, ...)
-#   vendor/llama-src.tar.gz     llama.cpp's source (LLAMA_TARBALL overrides the path); without it, no llama column
+#   vendor/llama-src.tar.gz     llama.cpp's source for bench/llama_build.sh (LLAMA_TARBALL overrides the path);
+#                               without it, no llama column
 # Environment: BENCH_ARGS (extra arguments for bench.gpu, e.g. "--with-7b"), PYTHON (default python3),
 # QP_NO_PYPI=1 (do not try to install CuPy from PyPI when it is missing).
 # Everything it writes for the caller lands in $OUT: env.txt, gpu-tests.log, llama-build.log, gpu-bench.md/.log.
@@ -66,23 +67,16 @@ EOF
 }
 
 build_llama() {
-    local tarball=${LLAMA_TARBALL:-vendor/llama-src.tar.gz}
-    if [[ ! -f $tarball ]]; then
-        say "no $tarball: the benchmark runs without llama-quantize"
+    # A CPU-only llama-quantize, as the reference figures were taken; bench/llama_build.sh reuses a
+    # build an earlier call on this machine started (in the background, say) and waits for it to finish.
+    local bin
+    if ! bin=$(bash bench/llama_build.sh cpu llama-quantize 2>"$OUT/llama-build.log"); then
+        tail -30 "$OUT/llama-build.log" >&2
+        say "llama-quantize could not be built: the benchmark runs without it"
         return 0
     fi
-    say "building llama-quantize from $tarball"
-    rm -rf /tmp/llama && mkdir -p /tmp/llama && tar xzf "$tarball" -C /tmp/llama
-    local gen=() src
-    src=$(dirname "$(find /tmp/llama -maxdepth 2 -name CMakeLists.txt -path '*llama.cpp*' | head -1)")
-    command -v ninja >/dev/null && gen=(-G Ninja)
-    {
-        cmake -S "$src" -B /tmp/llama/build "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_EXAMPLES=OFF \
-            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF -DGGML_CUDA=OFF -DGGML_NATIVE=ON
-        cmake --build /tmp/llama/build --target llama-quantize -j "$(nproc)"
-    } >"$OUT/llama-build.log" 2>&1 || { tail -30 "$OUT/llama-build.log" >&2; return 1; }
-    export LLAMA_QUANTIZE=/tmp/llama/build/bin/llama-quantize
-    say "built $LLAMA_QUANTIZE"
+    export LLAMA_QUANTIZE=$bin/llama-quantize
+    say "using $LLAMA_QUANTIZE"
 }
 
 run_tests() {

@@ -1,55 +1,85 @@
-#!/bin/bash
-# GPU half of the validation (not run yet: see README.md). Unpack a minimal llama.cpp source next to
-# this script as llama.cpp/, plus header-only GGUFs smol.gguf, l8b.gguf, moe.gguf (make_reference.py writes
-# such headers), set OUT to a results folder, and run it on a CUDA machine.
-cd "$(dirname "$0")"
-Q=$PWD
-exec > >(tee -a $OUT/log.txt) 2>&1
-date; nvidia-smi --query-gpu=name,memory.total,memory.free,memory.used --format=csv; nproc
-which nvcc cmake gcc g++ make ninja python3; nvcc --version | tail -2; cmake --version | head -1
-if [ ! -x b/bin/llama-fit-params ] || [ ! -x b/bin/llama-bench ]; then
-  [ -f b/CMakeCache.txt ] || cmake -S llama.cpp -B b -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real -DLLAMA_CURL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DBUILD_SHARED_LIBS=OFF \
-    -DCMAKE_BUILD_TYPE=Release -DLLAMA_OPENSSL=OFF > $OUT/cmake.txt 2>&1 || { tail -30 $OUT/cmake.txt; exit 1; }
-  timeout ${BUILD_S:-500} cmake --build b --target llama-fit-params llama-bench -j16 > $OUT/build.txt 2>&1
-  echo "build rc=$?"; tail -3 $OUT/build.txt
+#!/usr/bin/env bash
+# The CUDA half of the memory-model validation, run from the repository root on the device machine:
+#
+#   bash tests/unit/engine/recommend/data/gpu_validation.sh
+#
+# Needs vendor/llama-src.tar.gz (bench/GPU.md says how to make it) and the gguf wheel in .whl (carried). It builds
+# llama-fit-params, llama-bench and fitbytes with CUDA (bench/llama_build.sh), writes full-size header-only
+# models (make_gpu_models.py), and records into $OUT/gpu-validation.txt:
+#   HW    our own `quantpick hardware --json` on that machine
+#   FREE  NVML's free memory (MiB) just before the runs
+#   RUN   name | environment | arguments | fitbytes' per-device bytes (device model context compute; ...)
+#   FIT   name | margin MiB | arguments | llama-fit-params' fitted arguments, and the free memory it saw
+#   BENCH llama-bench's JSON lines
+# parse_gpu_validation.py turns that file into llama_cpp_cuda_runs.json.
+set -uo pipefail
+D=tests/unit/engine/recommend/data
+W=${QP_WORK:-/tmp/qp-gpuval}
+OUT=${OUT:-$W/out}
+mkdir -p "$W" "$OUT"
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site:$PWD
 fi
-[ -x b/bin/llama-bench ] || exit 3
-echo BUILT
+bin=$(bash bench/llama_build.sh cuda llama-fit-params llama-bench fitbytes) || { echo "build failed" >&2; exit 3; }
+python3 "$D/make_gpu_models.py" "$W/models" || exit 4
+M=$W/models
+exec > >(tee "$OUT/gpu-validation.txt") 2>&1
 
-cd "$(dirname "$0")"
-exec > >(tee -a $OUT/exp.txt) 2>&1
-L=$PWD/llama.cpp
-if [ ! -x b/bin/fitbytes ]; then
-  g++ -O1 -std=c++17 -I$L/include -I$L/common -I$L/ggml/include -I$L/src -c fitbytes.cpp -o fitbytes.o
-  (cd b/tools/fit-params && sed -e "s#CMakeFiles/llama-fit-params.dir/main.cpp.o#$PWD/../../../fitbytes.o#" \
-     -e "s#-o ../../bin/llama-fit-params#-o ../../bin/fitbytes#" CMakeFiles/llama-fit-params.dir/link.txt > /tmp/link.sh && bash /tmp/link.sh)
-fi
-FB=b/bin/fitbytes
+echo "HW $(python3 -m engine.cli hardware --json | tr -d '\n')"
+free_mib=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits | head -1)
+echo "FREE $free_mib $(nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader)"
+
+SERVER="QP_KV_UNIFIED=1 QP_N_OUTPUTS_MAX=4"
 run() {  # name env args...
-  local name=$1 env=$2; shift 2
-  echo "RUN $name | $env | $* | $(env $env $FB "$@" 2>/dev/null | tr '\n' ';')"
+    local name=$1 env=$2
+    shift 2
+    echo "RUN $name | $env | $* | $(env $env "$bin/fitbytes" -m "$M/$name.gguf" "$@" 2>"$W/err.txt" | tr '\n' ';')"
+    grep -i -E "error|failed" "$W/err.txt" | head -3
 }
-S="QP_KV_UNIFIED=1 QP_N_OUTPUTS_MAX=4"
-run smol X=1 -m smol.gguf -c 4096
-run smol "$S" -m smol.gguf -c 4096 -np 4
-run smol X=1 -m smol.gguf -c 4096 -ngl 10
-run smol X=1 -m smol.gguf -c 4096 -ngl 0
-run l8b X=1 -m l8b.gguf -c 8192
-run l8b "$S" -m l8b.gguf -c 32768 -np 4
-run l8b X=1 -m l8b.gguf -c 8192 -fa off
-run l8b X=1 -m l8b.gguf -c 16384 -ctk q8_0 -ctv q8_0
-run l8b X=1 -m l8b.gguf -c 8192 -ngl 20
-run l8b X=1 -m l8b.gguf -c 8192 -ngl 32
-run l8b X=1 -m l8b.gguf -c 8192 -ngl 0
-run l8b "$S" -m l8b.gguf -c 8192 -ngl 20 -np 4
-run moe X=1 -m moe.gguf -c 8192
-run moe X=1 -m moe.gguf -c 8192 --n-cpu-moe 20
-for t in 70000 76000; do
-  echo "FIT l8b fitt=$t: $(b/bin/llama-fit-params -m l8b.gguf -fitt $t 2>$OUT/fit_$t.err | tail -1)"; grep -E "projected|free device|context size|layers" $OUT/fit_$t.err | head -8
-  echo "FIT moe fitt=$t: $(b/bin/llama-fit-params -m moe.gguf -fitt $t 2>$OUT/fitm_$t.err | tail -1)"; grep -E "projected|free device|context size|layers" $OUT/fitm_$t.err | head -8
+for fa in on off; do
+    run smol X=1 -c 4096 -ngl 99 -fa $fa
+    run l8b X=1 -c 8192 -ngl 99 -fa $fa
+    run moe X=1 -c 8192 -ngl 99 -fa $fa
 done
-nvidia-smi --query-gpu=memory.total,memory.free,memory.used --format=csv
-b/bin/llama-bench -m smol.gguf -m l8b.gguf -ngl 99 -fa 1 -p 512 -n 128 -r 2 -o md 2>/dev/null
-b/bin/llama-bench -m l8b.gguf -ngl 16 -fa 1 -p 0 -n 64 -r 1 -o md 2>/dev/null
-b/bin/llama-bench -m moe.gguf -ngl 99 -fa 1 -p 0 -n 128 -r 1 -o md 2>/dev/null
+run smol X=1 -c 8192 -ngl 10 -fa on
+run smol X=1 -c 4096 -ngl 0 -fa on
+run smol "$SERVER" -c 16384 -ngl 99 -fa on -np 4
+run l8b X=1 -c 16384 -ngl 99 -fa on -ctk q8_0 -ctv q8_0
+run l8b X=1 -c 16384 -ngl 99 -fa off -ctk q8_0
+run l8b X=1 -c 12000 -ngl 99 -fa on -ub 1024
+run l8b "$SERVER" -c 32768 -ngl 99 -fa on -np 4
+run l8b X=1 -c 8192 -ngl 20 -fa on
+run l8b X=1 -c 8192 -ngl 32 -fa on
+run l8b X=1 -c 8192 -ngl 0 -fa on
+run l8b X=1 -c 8192 -ngl 0 -fa on -nkvo
+run l8b "$SERVER" -c 8192 -ngl 20 -fa on -np 4
+run moe X=1 -c 8192 -ngl 99 -fa on --n-cpu-moe 20
+run moe X=1 -c 8192 -ngl 30 -fa on
+run moe "$SERVER" -c 32768 -ngl 99 -fa on -np 4 -ctk q8_0 -ctv q8_0
+
+fit() {  # name budget_mib args...: simulate a card with budget_mib free by leaving the rest as the margin
+    local name=$1 budget=$2
+    shift 2
+    local margin=$((free_mib - budget))
+    local got
+    got=$("$bin/llama-fit-params" -m "$M/$name.gguf" -fitt "$margin" -lv 4 "$@" 2>"$W/fit.txt" | head -1)
+    echo "FIT $name | $margin | $* | $got"
+    { echo "=== $name $margin $*"; cat "$W/fit.txt"; } >>"$OUT/fit-log.txt"
+    grep -E "free vs. target|projected to use|context size|successfully|failed" "$W/fit.txt" | head -8 | sed 's/^/    /'
+}
+for budget in 3072 4096 6144; do
+    fit l8b $budget -c 8192 -fa on
+done
+fit l8b 4096 -c 32768 -fa on -fitc 4096
+for budget in 6144 12288; do
+    fit moe $budget -c 8192 -fa on
+done
+fit smol 1024 -c 32768 -fa on -fitc 4096
+
+for m in smol l8b moe; do
+    "$bin/llama-bench" -m "$M/$m.gguf" -ngl 99 -fa 1 -p 512 -n 128 -r 3 -o jsonl 2>/dev/null | sed 's/^/BENCH /'
+done
+"$bin/llama-bench" -m "$M/l8b.gguf" -ngl 16 -fa 1 -p 0 -n 64 -r 2 -o jsonl 2>/dev/null | sed 's/^/BENCH /'
+nvidia-smi --query-gpu=memory.free,memory.used --format=csv,noheader
+echo DONE
