@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.errors import InvalidValuesError, UsageError
 from engine.formats.ggml_types import GGMLType, layout_of
+from engine.quant.xp import to_host
 
 _KERNELS: dict[GGMLType, "Kernel"] = {}
 
@@ -22,6 +23,12 @@ _KERNELS: dict[GGMLType, "Kernel"] = {}
 CHUNK_VALUES = 1 << 16
 # A GPU needs millions of values per launch to hide kernel-launch latency; 16M keeps temporaries < 2 GB.
 GPU_CHUNK_VALUES = 1 << 24
+# CuPy compiles its kernels with flush-to-zero: subnormal inputs and results become 0 there, where the
+# CPU (and llama.cpp) keeps them. Quantities that small only arise in groups of 16 values whose largest
+# magnitude is below 2**-14 (scales, squared weights, products of sums); such rows are quantized on the
+# host instead. Bit patterns are compared as integers, which flush-to-zero does not touch.
+_TINY_GROUP = 16
+_TINY_BITS = 0x38800000  # the binary32 bit pattern of 2**-14
 
 
 class Kernel:
@@ -92,8 +99,24 @@ class Kernel:
         for start in range(0, n_rows, step):
             chunk = xp.asarray(rows[start : start + step], dtype=xp.float32)
             out[start : start + step] = self._quantize(chunk, xp, imatrix if self.uses_imatrix else None)
+            if xp is not np:
+                self._redo_tiny_rows_on_host(chunk, out[start : start + step], xp, imatrix)
         self._validate(out, xp, name)
         return out
+
+    def _redo_tiny_rows_on_host(self, chunk: Any, out: Any, xp: ModuleType, imatrix: Any | None) -> None:
+        """Re-quantize on the CPU the rows of ``chunk`` that hold a group of tiny but nonzero values."""
+        if chunk.shape[1] % _TINY_GROUP:
+            return
+        magnitude = chunk.view(xp.uint32) & xp.uint32(0x7FFFFFFF)
+        group_max = magnitude.reshape(chunk.shape[0], -1, _TINY_GROUP).max(axis=2)
+        tiny = ((group_max > 0) & (group_max < _TINY_BITS)).any(axis=1)
+        if not bool(tiny.any()):
+            return
+        index = xp.flatnonzero(tiny)
+        host_rows = to_host(chunk[index])
+        host_imatrix = None if imatrix is None or not self.uses_imatrix else to_host(imatrix)
+        out[index] = xp.asarray(self._quantize(host_rows, np, host_imatrix))
 
     def dequantize_rows(self, data: Any, n_per_row: int, *, xp: ModuleType = np) -> Any:
         """Unpack a 2-D uint8 array of quantized rows back to float32."""
