@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.errors import InvalidValuesError, UsageError
 from engine.formats.ggml_types import GGMLType, layout_of
+from engine.quant import cuda_kernels
 from engine.quant.xp import to_host
 
 _KERNELS: dict[GGMLType, "Kernel"] = {}
@@ -98,11 +99,19 @@ class Kernel:
         step = max(1, (self.chunk_values if xp is np else GPU_CHUNK_VALUES) // n_per_row)
         for start in range(0, n_rows, step):
             chunk = xp.asarray(rows[start : start + step], dtype=xp.float32)
-            out[start : start + step] = self._quantize(chunk, xp, imatrix if self.uses_imatrix else None)
+            out[start : start + step] = self._quantize_chunk(chunk, xp, imatrix if self.uses_imatrix else None)
             if xp is not np:
                 self._redo_tiny_rows_on_host(chunk, out[start : start + step], xp, imatrix)
         self._validate(out, xp, name)
         return out
+
+    def _quantize_chunk(self, chunk: Any, xp: ModuleType, imatrix: Any | None) -> Any:
+        """On the GPU, the compiled kernel where this type has a trusted one; else the array kernel."""
+        if xp is not np and imatrix is None:
+            fast = cuda_kernels.quantize(chunk, self.qtype.name, xp, lambda rows: self._quantize(rows, np, None))
+            if fast is not None:
+                return fast
+        return self._quantize(chunk, xp, imatrix)
 
     def _redo_tiny_rows_on_host(self, chunk: Any, out: Any, xp: ModuleType, imatrix: Any | None) -> None:
         """Re-quantize on the CPU the rows of ``chunk`` that hold a group of tiny but nonzero values."""
