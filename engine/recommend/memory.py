@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from engine.formats.ggml_types import GGMLType
 from engine.hardware.profile import GpuDevice
-from engine.recommend.graph import F32, I32, I64, Segment, compute_peak
+from engine.recommend.graph import F32, I32, I64, Segment, compute_peak, rotation_inputs
 from engine.recommend.kv_cache import ContextParams, KvLayout, kv_layout, pad
 from engine.recommend.model import ModelDescription
 from engine.recommend.placement import CPU, Placement
-from engine.recommend.weights import BufferRules, WeightPlan, rules_for
+from engine.recommend.weights import BufferRules, WeightPlan, rules_for, weight_role
 
 OP_OFFLOAD_MIN_BATCH = 32  # ggml-cuda: ops with at least this many rows run on the GPU even with CPU weights
 _QUANTIZED_KV = frozenset({GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1,
@@ -120,6 +120,7 @@ def host_inputs(desc: ModelDescription, params: ContextParams, copies: int = 1) 
     sizes = [T * I32, desc.n_embd * T * F32, T * I32, params.n_outputs_pp * I32]
     for swa in kinds:
         sizes += [T * I64, v_idx, (kv.cells_swa if swa else kv.cells_full) * T * mask_elem]
+        sizes += rotation_inputs(desc, params)
     total = sum(pad(s, 32) for s in sizes) * copies
     return total + pad(desc.n_embd * T * F32, 32)
 
@@ -136,8 +137,14 @@ def _fa_extra(params: ContextParams, desc: ModelDescription, backend: str) -> in
     return extra
 
 
-def _dense_layer_bytes(plan: WeightPlan, layer: int, rules: BufferRules) -> int:
-    return plan.layer_bytes(layer, rules, experts=False)
+def _copied_weights(plan: WeightPlan, layers: Sequence[int], rules: BufferRules) -> dict[int, dict[str, int]]:
+    """Per layer, the CPU weights an offloaded big batch copies to the GPU, by role, as its buffer sizes them."""
+    wanted = set(layers)
+    out: dict[int, dict[str, int]] = {}
+    for t in plan.tensors:
+        if t.layer in wanted:
+            out.setdefault(t.layer, {})[weight_role(t.name)] = rules.alloc_size(t.qtype, t.shape)
+    return out
 
 
 def _compute(desc: ModelDescription, plan: WeightPlan, params: ContextParams, kv: KvLayout,
@@ -158,19 +165,26 @@ def _compute(desc: ModelDescription, plan: WeightPlan, params: ContextParams, kv
         layers = [il for il in range(n_layer) if devices[il] == g]
         head = devices[n_layer] == g
         rules = rules_for(gpu.backend)
-        copies_w: list[tuple[int, int]] = []
         first = layers[0] if layers else n_layer
+        copied: list[int] = []
         if g == 0 and offload and n_cpu:
-            copies_w = [(il, _dense_layer_bytes(plan, il, rules)) for il in range(n_cpu)]
+            copied = list(range(n_cpu))
             first = 0
         if g == 0 and offload and out_cpu:
-            copies_w.append((n_layer, plan.layer_bytes(n_layer, rules)))
+            copied.append(n_layer)
             head = True
         if not layers and not head:
             continue
+        copies_w = _copied_weights(plan, copied, rules)
+        if offload and placement.n_cpu_moe:  # CPU experts of this GPU's layers run here too, copied in
+            moe = _copied_weights(plan, [il for il in layers if il < placement.n_cpu_moe], rules)
+            for il, roles in moe.items():
+                copies_w[il] = {r: n for r, n in roles.items() if r.endswith("_exps")}
         last = (layers[-1] + 1) if layers else (n_cpu if first == 0 else n_layer)
+        host_kv = frozenset(il for il in range(first, last) if devices[il] == CPU or not params.offload_kqv)
         seg = Segment(first, last, head, rules.alignment, _fa_extra(params, desc, gpu.backend),
-                      embed_input=False, input_copies=copies, weight_copies=tuple(copies_w))
+                      embed_input=False, input_copies=copies, weight_copies=copies_w,
+                      moe_fusion=gpu.backend in ("cuda", "rocm"), host_kv=host_kv)
         per_gpu[g] = compute_peak(desc, params, kv, seg)
     if offload or (n_cpu == 0 and not out_cpu):
         host = host_inputs(desc, params, copies)

@@ -101,6 +101,12 @@ class WeightPlan:
         return max((rules.alloc_size(t.qtype, t.shape) for t in self.tensors if t.layer == layer), default=0)
 
 
+def weight_role(name: str) -> str:
+    """What a weight does in its layer: "blk.3.attn_q.weight" -> "attn_q", "output.weight (tied)" -> "output"."""
+    parts = name.split(".")
+    return parts[2] if parts[0] == "blk" and len(parts) > 2 else parts[0]
+
+
 def _layer(name: str, n_layer: int) -> int:
     il = layer_of(name)
     if il is not None:
