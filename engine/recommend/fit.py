@@ -19,8 +19,10 @@ from engine.recommend.placement import Placement, all_on_gpus, cpu_only
 from engine.recommend.weights import WeightPlan
 
 # Memory a CUDA/ROCm context and driver take once our process initialises the GPU; NVML and sysfs report
-# free memory before that happens (llama.cpp PR #15860 measured 451-456 MiB per RTX 4090).
-DRIVER_RESERVE: dict[str, int] = {"cuda": 450 * MIB, "rocm": 450 * MIB}
+# free memory before that happens. On an H100 (CUDA 13, driver 580) llama.cpp saw 80552 MiB free where NVML
+# had reported 81079: 527 MiB (llama.cpp PR #15860 measured 451-456 MiB per RTX 4090; the larger figure is
+# kept, since it only costs a smaller card some 75 MiB of headroom).
+DRIVER_RESERVE: dict[str, int] = {"cuda": 527 * MIB, "rocm": 450 * MIB}
 
 
 @dataclass(frozen=True, slots=True)
