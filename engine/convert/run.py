@@ -27,7 +27,7 @@ from engine.formats.gguf_read import read_gguf
 from engine.formats.gguf_write import GGUFStreamWriter
 from engine.progress import CancelToken, ProgressFn, ProgressMeter, ignore_progress
 from engine.quant.device import DeviceChoice
-from engine.quant.gpu_pipeline import GpuPipeline, GpuTask
+from engine.quant.gpu_pipeline import RAW_BYTES, GpuPipeline, GpuTask
 from engine.quant.imatrix import Imatrix
 from engine.quant.sizes import TensorChoice
 
@@ -178,6 +178,8 @@ def _gpu_tasks(
     rows_per_mat = tensor.n_rows // n_mat
     step = max(1, batch_values // row_len)
     copy_verbatim = not choice.changes_type and tensor.read_raw is not None
+    # Stored float rows that need no edit (a GGUF source's) go to the GPU as they are and are widened there.
+    raw_type = tensor.dtype if tensor.read_raw is not None and tensor.dtype in RAW_BYTES else None
     for mat in range(n_mat):
         mat_weights = None if weights is None else weights[mat * row_len : (mat + 1) * row_len]
         first, last = mat * rows_per_mat, (mat + 1) * rows_per_mat
@@ -188,7 +190,8 @@ def _gpu_tasks(
                 yield GpuTask(read, None, stop - start, row_len, name=choice.name, first_row=start)
             else:
                 read = partial(tensor.read_rows, start, stop)
-                yield GpuTask(read, choice.target, stop - start, row_len, mat_weights, choice.name, start)
+                raw = partial(tensor.read_raw, start, stop) if raw_type is not None else None  # type: ignore[arg-type]
+                yield GpuTask(read, choice.target, stop - start, row_len, mat_weights, choice.name, start, raw, raw_type)
 
 
 def _stored_bytes(

@@ -37,8 +37,8 @@ __all__ = ["Fallback", "GpuPipeline", "GpuTask", "plan_batches"]
 
 log = logging.getLogger(__name__)
 
-# Most output bytes per input value of any type (F32 writes the float itself).
-_MAX_OUT_BYTES_PER_VALUE = 4
+# Stored types the GPU widens to float32 itself, and their bytes per value.
+RAW_BYTES = {GGMLType.F32: 4, GGMLType.F16: 2, GGMLType.BF16: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,10 @@ class GpuTask:
         imatrix: Per-column importance weights, or None.
         name: Tensor name, for messages.
         first_row: Index of the chunk's first row in its tensor, for messages.
+        read_raw: Optionally, the same rows as stored (uint8, n_rows x stored row bytes), in ``raw_type``
+            (F32, F16 or BF16): uploaded as they are and widened on the GPU, which halves the transfer of
+            16-bit inputs and leaves the reader threads nothing to convert.
+        raw_type: The stored type ``read_raw`` returns.
     """
 
     read: Callable[[], np.ndarray]
@@ -63,6 +67,8 @@ class GpuTask:
     imatrix: np.ndarray | None = None
     name: str = "tensor"
     first_row: int = 0
+    read_raw: Callable[[], np.ndarray] | None = None
+    raw_type: GGMLType | None = None
 
     @property
     def n_values(self) -> int:
@@ -97,6 +103,7 @@ def _joins(first: GpuTask, task: GpuTask) -> bool:
         and task.qtype == first.qtype
         and task.n_per_row == first.n_per_row
         and task.imatrix is first.imatrix
+        and task.raw_type == first.raw_type
     )
 
 
@@ -111,11 +118,18 @@ class _Slot:
 
     def __init__(self, cupy: ModuleType, capacity: int) -> None:
         self.capacity = capacity
+        self.cupy = cupy
         self.host_in = _pinned(cupy, capacity, np.float32)
-        self.host_out = _pinned(cupy, capacity * _MAX_OUT_BYTES_PER_VALUE, np.uint8)
+        self.host_out = np.empty(0, dtype=np.uint8)  # pinned by the first download, sized for it
         self.device_in = cupy.empty(capacity, dtype=cupy.float32)
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.uploaded: Any = None  # the Event recorded after the latest upload
+
+    def output(self, nbytes: int) -> np.ndarray:
+        """Pinned host memory for a download of ``nbytes``; page-locking is slow, so it only grows."""
+        if self.host_out.size < nbytes:
+            self.host_out = _pinned(self.cupy, nbytes, np.uint8)
+        return self.host_out[:nbytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +140,7 @@ class _Loaded:
     slot: _Slot
     host: np.ndarray
     on_device: bool
+    raw_type: GGMLType | None = None  # the device holds the stored bytes of this type, not float32
 
 
 class GpuPipeline:
@@ -205,6 +220,8 @@ class GpuPipeline:
         size = n_rows * first.n_per_row
         if size > slot.capacity:  # a single row longer than a batch: the CPU takes it
             return _Loaded(batch, slot, _read(first), on_device=False)
+        if first.read_raw is not None and first.raw_type in RAW_BYTES:
+            return self._load_raw(batch, slot, n_rows, first.raw_type)
         rows = slot.host_in[:size].reshape(n_rows, first.n_per_row)
         at = 0
         for task in batch:
@@ -214,6 +231,19 @@ class GpuPipeline:
             slot.device_in[:size].set(slot.host_in[:size], stream=slot.stream)
             slot.uploaded = slot.stream.record()
         return _Loaded(batch, slot, rows, on_device=True)
+
+    def _load_raw(self, batch: tuple[GpuTask, ...], slot: _Slot, n_rows: int, raw_type: GGMLType) -> _Loaded:
+        """Read the stored bytes into the slot's pinned memory and upload them unconverted."""
+        row_bytes = batch[0].n_per_row * RAW_BYTES[raw_type]
+        raw = slot.host_in.view(np.uint8)[: n_rows * row_bytes].reshape(n_rows, row_bytes)
+        at = 0
+        for task in batch:
+            raw[at : at + task.n_rows] = np.asarray(task.read_raw()).reshape(task.n_rows, row_bytes)  # type: ignore[misc]
+            at += task.n_rows
+        with self.device:
+            slot.device_in.view(self.cupy.uint8)[: raw.size].set(raw.reshape(-1), stream=slot.stream)
+            slot.uploaded = slot.stream.record()
+        return _Loaded(batch, slot, raw, on_device=True, raw_type=raw_type)
 
     # -- this thread -------------------------------------------------------------------------------
     def _finish(self, loaded: _Loaded, fallback: Fallback) -> Iterator[tuple[GpuTask, np.ndarray]]:
@@ -225,8 +255,10 @@ class GpuPipeline:
         at = 0
         for task in loaded.tasks:
             rows = slice(at, at + task.n_rows)
-            # Declined: the CPU redoes each task in order, so errors and clamping are the CPU path's.
-            yield task, fallback(task, loaded.host[rows]) if out is None else out[rows]
+            if out is not None:
+                yield task, out[rows]
+            else:  # declined: the CPU redoes each task in order, so errors and clamping are the CPU path's
+                yield task, fallback(task, _read(task) if loaded.raw_type is not None else loaded.host[rows])
             at += task.n_rows
 
     def _quantize(self, loaded: _Loaded) -> np.ndarray | None:
@@ -235,7 +267,8 @@ class GpuPipeline:
         kernel = kernel_for(first.qtype)  # type: ignore[arg-type] - pass-through batches never get here
         with self.device, self.stream:
             self.stream.wait_event(slot.uploaded)
-            rows = slot.device_in[: loaded.host.size].reshape(loaded.host.shape)
+            n_rows, n_per_row = loaded.host.shape[0], first.n_per_row
+            rows = _widen(cupy, slot.device_in, loaded.raw_type, n_rows, n_per_row)
             try:
                 if not bool(cupy.isfinite(rows).all()):
                     return None
@@ -246,10 +279,23 @@ class GpuPipeline:
                 log.warning("The GPU ran out of memory on %s; quantizing that part on the CPU.", first.name)
                 self._pool.free_all_blocks()
                 return None
-            host = slot.host_out[: data.size].reshape(data.shape)
+            host = slot.output(data.size).reshape(data.shape)
             data.get(stream=self.stream, out=host)
             self.stream.synchronize()  # CuPy before 13 copies asynchronously when given a stream
         return host
+
+
+def _widen(cupy: ModuleType, device_in: Any, raw_type: GGMLType | None, n_rows: int, n_per_row: int) -> Any:
+    """The batch as float32 rows on the GPU: as uploaded, or widened exactly from its stored type."""
+    size = n_rows * n_per_row
+    if raw_type is None or raw_type == GGMLType.F32:
+        return device_in[:size].reshape(n_rows, n_per_row)
+    half = device_in.view(cupy.uint16)[:size]
+    if raw_type == GGMLType.BF16:
+        wide = (half.astype(cupy.uint32) << cupy.uint32(16)).view(cupy.float32)
+    else:
+        wide = half.view(cupy.float16).astype(cupy.float32)
+    return wide.reshape(n_rows, n_per_row)
 
 
 def _read(task: GpuTask) -> np.ndarray:

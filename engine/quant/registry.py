@@ -30,6 +30,7 @@ GPU_CHUNK_VALUES = 1 << 24
 # host instead. Bit patterns are compared as integers, which flush-to-zero does not touch.
 _TINY_GROUP = 16
 _TINY_BITS = 0x38800000  # the binary32 bit pattern of 2**-14
+_HALF_MAX_BITS = 0x477FE000  # the binary32 bit pattern of 65504, the largest finite binary16
 
 
 class Kernel:
@@ -97,34 +98,48 @@ class Kernel:
             imatrix = xp.asarray(imatrix, dtype=xp.float32)
         out = xp.empty((n_rows, self.row_bytes(n_per_row)), dtype=xp.uint8)
         step = max(1, (self.chunk_values if xp is np else GPU_CHUNK_VALUES) // n_per_row)
+        check = xp is np
         for start in range(0, n_rows, step):
             chunk = xp.asarray(rows[start : start + step], dtype=xp.float32)
-            out[start : start + step] = self._quantize_chunk(chunk, xp, imatrix if self.uses_imatrix else None)
-            if xp is not np:
-                self._redo_tiny_rows_on_host(chunk, out[start : start + step], xp, imatrix)
-        self._validate(out, xp, name)
+            if xp is np:
+                out[start : start + step] = self._quantize(chunk, xp, imatrix if self.uses_imatrix else None)
+            else:
+                check |= self._quantize_on_gpu(chunk, out[start : start + step], xp, imatrix)
+        if check:
+            self._validate(out, xp, name)
         return out
 
-    def _quantize_chunk(self, chunk: Any, xp: ModuleType, imatrix: Any | None) -> Any:
-        """On the GPU, the compiled kernel where this type has a trusted one; else the array kernel."""
-        if xp is not np and imatrix is None:
-            fast = cuda_kernels.quantize(chunk, self.qtype.name, xp, lambda rows: self._quantize(rows, np, None))
-            if fast is not None:
-                return fast
-        return self._quantize(chunk, xp, imatrix)
+    def _quantize_on_gpu(self, chunk: Any, out: Any, xp: ModuleType, imatrix: Any | None) -> bool:
+        """Fill ``out`` from ``chunk`` on the GPU; True when the output needs the overflow check.
 
-    def _redo_tiny_rows_on_host(self, chunk: Any, out: Any, xp: ModuleType, imatrix: Any | None) -> None:
+        The compiled kernel runs where this type has a trusted one, else the array kernel (plus the host
+        for rows of tiny values). No block scale can overflow binary16 when every |x| <= 65504, so only
+        chunks with larger (or non-finite) values pay for ``_validate``.
+        """
+        magnitude = xp.ascontiguousarray(chunk).view(xp.uint32) & xp.uint32(0x7FFFFFFF)
+        weights = imatrix if self.uses_imatrix else None
+        fast = None
+        if weights is None:
+            fast = cuda_kernels.quantize(chunk, self.qtype.name, xp, lambda rows: self._quantize(rows, np, None))
+        if fast is not None:
+            out[...] = fast
+        else:
+            out[...] = self._quantize(chunk, xp, weights)
+            self._redo_tiny_rows_on_host(chunk, out, xp, weights, magnitude)
+        return int(magnitude.max()) > _HALF_MAX_BITS
+
+    def _redo_tiny_rows_on_host(self, chunk: Any, out: Any, xp: ModuleType, imatrix: Any | None,
+                                magnitude: Any) -> None:
         """Re-quantize on the CPU the rows of ``chunk`` that hold a group of tiny but nonzero values."""
         if chunk.shape[1] % _TINY_GROUP:
             return
-        magnitude = chunk.view(xp.uint32) & xp.uint32(0x7FFFFFFF)
         group_max = magnitude.reshape(chunk.shape[0], -1, _TINY_GROUP).max(axis=2)
         tiny = ((group_max > 0) & (group_max < _TINY_BITS)).any(axis=1)
         if not bool(tiny.any()):
             return
         index = xp.flatnonzero(tiny)
         host_rows = to_host(chunk[index])
-        host_imatrix = None if imatrix is None or not self.uses_imatrix else to_host(imatrix)
+        host_imatrix = None if imatrix is None else to_host(imatrix)
         out[index] = xp.asarray(self._quantize(host_rows, np, host_imatrix))
 
     def dequantize_rows(self, data: Any, n_per_row: int, *, xp: ModuleType = np) -> Any:

@@ -83,7 +83,7 @@ def test_buffers_streams_and_pool_limit(cupy: FakeCupy) -> None:
     pipe = GpuPipeline(gpu_choice(), slots=3)
     assert cupy.devices_used == [1]  # the chosen GPU's CUDA index
     assert cupy.pool.limit == 123 << 20  # NVML's free memory less the margin
-    assert cupy.pinned_bytes == 3 * CAPACITY * (4 + 4)  # float32 in, at most 4 bytes a value out
+    assert cupy.pinned_bytes == 3 * CAPACITY * 4  # float32 in; output buffers are pinned when first needed
     assert len(cupy.streams) == 4 and all(s.non_blocking for s in cupy.streams)
     run_all(pipe, mixed_tasks()[:3])
     slot_stream, compute = pipe.slots[0].stream, pipe.stream
@@ -256,3 +256,34 @@ def test_pass_through_and_oversized_tasks_stand_alone() -> None:
     tasks = [meta(None, 1), meta(None, 1), meta(GGMLType.Q8_0, 1), meta(GGMLType.Q8_0, 40), meta(GGMLType.Q8_0, 1)]
     assert shapes(list(plan_batches(tasks, 16 * 256))) == [[1], [1], [1], [40], [1]]
     assert list(plan_batches([], 10)) == []
+
+
+@pytest.mark.parametrize("raw_type", [GGMLType.BF16, GGMLType.F16, GGMLType.F32])
+def test_stored_rows_are_widened_on_the_gpu(cupy: FakeCupy, raw_type: GGMLType) -> None:
+    """Raw tasks upload the stored bytes; the bytes out equal quantizing the widened rows on the CPU."""
+    stored = kernel_for(raw_type).quantize_rows(rows_of(7, 6, 256))
+    wide = kernel_for(raw_type).dequantize_rows(stored, 256)
+
+    def raw_task(rows: slice) -> GpuTask:
+        return GpuTask(lambda: pytest.fail("float read"), GGMLType.Q4_K, rows.stop - rows.start, 256,
+                       read_raw=lambda: stored[rows], raw_type=raw_type)
+
+    with GpuPipeline(gpu_choice()) as pipe:
+        got = run_all(pipe, [raw_task(slice(0, 2)), raw_task(slice(2, 6))])
+    assert (np.concatenate(got) == kernel_for(GGMLType.Q4_K).quantize_rows(wide)).all()
+
+
+def test_declined_raw_batch_gives_the_fallback_float_rows(cupy: FakeCupy) -> None:
+    rows = rows_of(8, 2, 256)
+    rows[1, 3] = np.nan
+    stored = kernel_for(GGMLType.F32).quantize_rows(rows)
+    seen: list[np.ndarray] = []
+
+    def fallback(t: GpuTask, got: np.ndarray) -> np.ndarray:
+        seen.append(got)
+        return np.zeros((t.n_rows, kernel_for(GGMLType.Q8_0).row_bytes(256)), dtype=np.uint8)
+
+    t = GpuTask(lambda: rows, GGMLType.Q8_0, 2, 256, read_raw=lambda: stored, raw_type=GGMLType.F32)
+    with GpuPipeline(gpu_choice()) as pipe:
+        run_all(pipe, [t], fallback=fallback)
+    assert len(seen) == 1 and seen[0].dtype == np.float32 and np.array_equal(seen[0], rows, equal_nan=True)
