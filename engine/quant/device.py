@@ -30,8 +30,9 @@ CONTEXT_RESERVE_BYTES = 768 << 20
 FREE_MARGIN_FRACTION = 0.10
 # Peak temporaries of one kernel call per input value (registry.GPU_CHUNK_VALUES keeps them under 2 GiB).
 KERNEL_BYTES_PER_VALUE = 128
-# Batches in flight: one being quantized while the others are read, so the GPU never waits on the disk.
-PIPELINE_SLOTS = 4
+# Batches in flight: one being quantized while the others are read, so the GPU never waits on the disk
+# (five reader threads: a Hugging Face source still widens and permutes its rows on the CPU).
+PIPELINE_SLOTS = 6
 # Device memory of one pipeline slot per value: float32 input plus at most 4 bytes of output (F32).
 SLOT_BYTES_PER_VALUE = 8
 # One kernel pass per batch: larger batches only cost memory.
