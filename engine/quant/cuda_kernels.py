@@ -82,3 +82,8 @@ def quantize(rows: Any, type_name: str, cupy: ModuleType, reference: Callable[[n
         log.warning("The compiled GPU kernel for %s disagrees with the CPU; using the slower array kernels.", type_name)
         return None
     return out
+
+
+def verdict(type_name: str) -> bool | None:
+    """Whether the compiled kernel of ``type_name`` passed its check (None: not checked yet)."""
+    return _trusted.get(type_name)

@@ -12,12 +12,13 @@ SOURCE = r"""
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define QP_DEV __device__ static inline
 #define QP_KERNEL extern "C" __global__ void
-#define QP_INDEX(n) long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x; if (b >= (n)) return;
+/* one thread per block b */
+#define QP_FOR_EACH_BLOCK(n) long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x; if (b < (n))
 #else
 #include <math.h>
 #define QP_DEV static inline
 #define QP_KERNEL void
-#define QP_INDEX(n) /* the C build loops over b itself */
+#define QP_FOR_EACH_BLOCK(n) for (long long b = 0; b < (n); ++b)
 #endif
 
 typedef unsigned char u8;
@@ -60,12 +61,7 @@ QP_DEV float get_half(const u8 *p) { return unhalf((u16)(p[0] | (p[1] << 8))); }
 
 /* Q8_0: 32 values -> half d + 32 int8. An infinite 1/d (subnormal d) gives code 0, as x86 does. */
 QP_KERNEL qp_q8_0(const float *x, u8 *out, long long n_blocks) {
-#if !(defined(__CUDACC__) || defined(__CUDACC_RTC__))
-    for (long long b = 0; b < n_blocks; ++b) {
-#else
-    QP_INDEX(n_blocks)
-    {
-#endif
+    QP_FOR_EACH_BLOCK(n_blocks) {
         const float *v = x + 32 * b;
         u8 *o = out + 34 * b;
         float amax = 0.0f;
@@ -175,12 +171,7 @@ QP_DEV void scale_min_k(const float *v, u8 *o, int nmax, float rmin, int nstep, 
 }
 
 QP_KERNEL qp_q4_k(const float *x, u8 *out, long long n_blocks) {
-#if !(defined(__CUDACC__) || defined(__CUDACC_RTC__))
-    for (long long b = 0; b < n_blocks; ++b) {
-#else
-    QP_INDEX(n_blocks)
-    {
-#endif
+    QP_FOR_EACH_BLOCK(n_blocks) {
         u8 L[256];
         u8 *o = out + 144 * b;
         scale_min_k(x + 256 * b, o, 15, -1.0f, 20, L);
@@ -190,12 +181,7 @@ QP_KERNEL qp_q4_k(const float *x, u8 *out, long long n_blocks) {
 }
 
 QP_KERNEL qp_q5_k(const float *x, u8 *out, long long n_blocks) {
-#if !(defined(__CUDACC__) || defined(__CUDACC_RTC__))
-    for (long long b = 0; b < n_blocks; ++b) {
-#else
-    QP_INDEX(n_blocks)
-    {
-#endif
+    QP_FOR_EACH_BLOCK(n_blocks) {
         u8 L[256];
         u8 *o = out + 176 * b;
         scale_min_k(x + 256 * b, o, 31, -0.5f, 15, L);
@@ -247,12 +233,7 @@ QP_DEV float fit_sym16(const float *x, int nmax, u8 *L) {
 }
 
 QP_KERNEL qp_q6_k(const float *x, u8 *out, long long n_blocks) {
-#if !(defined(__CUDACC__) || defined(__CUDACC_RTC__))
-    for (long long b = 0; b < n_blocks; ++b) {
-#else
-    QP_INDEX(n_blocks)
-    {
-#endif
+    QP_FOR_EACH_BLOCK(n_blocks) {
         const float *v = x + 256 * b;
         u8 *o = out + 210 * b, L[256];
         float scales[16], max_scale = 0.0f, max_abs = 0.0f;
