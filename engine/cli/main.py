@@ -24,13 +24,18 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engine.cli.cmd_hardware",
     "engine.cli.cmd_recommend",
 )
+_MODULE_PREFIX = "engine.cli.cmd_"
 EXIT_ERROR = 2
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every command module registered."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every command module registered, or only ``command``'s when it names one.
+
+    Registering one command imports only its module: ``convert`` then starts without loading the hub
+    client or the recommender (about half a second of imports). The full list serves help and usage errors.
+    """
     parser = argparse.ArgumentParser(
         prog="quantpick",
         description="Find the quantization of a model that fits your machine, and write that GGUF. "
@@ -39,9 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"quantpick {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    only = _MODULE_PREFIX + command if command is not None else None
+    for name in COMMAND_MODULES if only not in COMMAND_MODULES else (only,):
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+def _command_named(args: Sequence[str]) -> str | None:
+    """The command word of ``args`` (the first one not starting with a dash), or None."""
+    return next((a for a in args if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None, *, gui: Callable[[], int] | None = None) -> int:
@@ -51,7 +62,7 @@ def main(argv: Sequence[str] | None = None, *, gui: Callable[[], int] | None = N
     engine never imports the app. Without it, no command prints the help and exits 2.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(_command_named(args_list))
     try:
         args = parser.parse_args(args_list)
     except SystemExit as e:  # --help, --version, or a usage error argparse already explained

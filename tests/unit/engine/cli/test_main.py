@@ -76,6 +76,21 @@ def test_commands_are_registered_from_modules() -> None:
     assert "inspect" in sub.choices  # type: ignore[attr-defined]
 
 
+def test_a_named_command_registers_only_its_module() -> None:
+    sub = next(a for a in cli_main.build_parser("convert")._actions if a.dest == "command")
+    assert list(sub.choices) == ["convert"]  # type: ignore[attr-defined]
+    everything = next(a for a in cli_main.build_parser("no-such-command")._actions if a.dest == "command")
+    assert len(everything.choices) == len(cli_main.COMMAND_MODULES)  # type: ignore[attr-defined]
+
+
+def test_convert_starts_without_the_hub_client() -> None:
+    code = ("import contextlib, io, sys\nfrom engine.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['convert', '--help'])\n"
+            "print('engine.hub' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_module_entry_point_runs_headless() -> None:
     result = subprocess.run([sys.executable, "-m", "engine.cli", "--version"], cwd=ROOT,
                             capture_output=True, text=True)
