@@ -20,6 +20,7 @@ from gguf import GGUFValueType
 
 from engine.errors import OutOfDiskError, UsageError
 from engine.formats.ggml_types import GGMLType, tensor_bytes
+from engine.formats.writeback import BackgroundFlush
 
 GGUF_MAGIC = b"GGUF"
 GGUF_VERSION = 3
@@ -146,9 +147,11 @@ class GGUFStreamWriter:
         self._index = 0
         self._written = 0
         self._fh: BinaryIO | None = None
+        self._flush: BackgroundFlush | None = None
 
     def __enter__(self) -> "GGUFStreamWriter":
         self._fh = open(self.partial, "wb")
+        self._flush = BackgroundFlush(self._fh.fileno())
         self._guarded(self._fh.write, self._header)
         return self
 
@@ -161,6 +164,7 @@ class GGUFStreamWriter:
         if self._written + len(view) > slot.nbytes:
             raise UsageError(f"Tensor {slot.name} received more bytes than its type and shape allow.")
         self._guarded(self._fh.write, view)
+        self._guarded(self._flush.wrote, len(view))  # type: ignore[union-attr] - set with _fh
         self._written += len(view)
         if self._written == slot.nbytes:
             self._guarded(self._fh.write, b"\0" * _pad(slot.nbytes, self._alignment))
@@ -178,6 +182,8 @@ class GGUFStreamWriter:
             if exc_type is None:
                 self._finish()
         finally:
+            with contextlib.suppress(OSError):  # the sync thread's error was raised already, or the write's is
+                self._stop_flush()
             with contextlib.suppress(OSError):  # a full disk fails the buffer's flush again; the file goes anyway
                 self._fh.close()
             self.partial.unlink(missing_ok=True)
@@ -191,9 +197,16 @@ class GGUFStreamWriter:
                 "This is a bug in the converter; please report it.",
             )
         self._guarded(self._fh.flush)
+        self._guarded(self._stop_flush)
         self._guarded(os.fsync, self._fh.fileno())
         self._guarded(self._fh.close)
         os.replace(self.partial, self.path)
+
+    def _stop_flush(self) -> None:
+        """Stop the background sync (once), before the descriptor it syncs is closed."""
+        flush, self._flush = self._flush, None
+        if flush is not None:
+            flush.close()
 
     def _guarded(self, fn: Any, *args: Any) -> Any:
         try:
