@@ -51,9 +51,16 @@ def run_process(cmd: list[str]) -> tuple[float, str]:
     return took, done.stdout
 
 
-def best_of(cmd: list[str], repeat: int) -> Timed:
+def best_of(cmd: list[str], repeat: int, output: Path) -> Timed:
+    """Fastest of ``repeat`` runs; each starts with ``output`` deleted and the disk idle, untimed.
+
+    Otherwise every run would also pay for dropping the previous run's file from the page cache, and
+    for its write-back still going on, which a user converting to a new file never does.
+    """
     runs = []
     for _ in range(max(1, repeat)):
+        output.unlink(missing_ok=True)
+        os.sync()
         wall, stdout = run_process(cmd)
         inner = json.loads(stdout)["seconds"] if stdout.lstrip().startswith("{") else None
         runs.append(Timed(wall, inner))
@@ -115,12 +122,13 @@ def _yes_no(identical: bool | None) -> str:
 def bench_row(args: argparse.Namespace, model: str, source: Path, ftype: str, work: Path, read_s: float) -> Row:
     outs = {"gpu": work / "gpu.gguf", "cpu": work / "cpu.gguf", "llama": work / "llama.gguf"}
     run_process(ours(source, ftype, outs["gpu"], "gpu", args.threads))  # fills CuPy's kernel cache
-    gpu = best_of(ours(source, ftype, outs["gpu"], "gpu", args.threads), args.repeat)
-    cpu = None if args.no_cpu else best_of(ours(source, ftype, outs["cpu"], "cpu", args.threads), args.slow_repeat)
+    gpu = best_of(ours(source, ftype, outs["gpu"], "gpu", args.threads), args.repeat, outs["gpu"])
+    cpu = None if args.no_cpu else best_of(ours(source, ftype, outs["cpu"], "cpu", args.threads), args.slow_repeat,
+                                           outs["cpu"])
     llama = None
     if args.llama_quantize and source.suffix == ".gguf":
         cmd = [str(args.llama_quantize), str(source), str(outs["llama"]), ftype, str(args.threads)]
-        llama = best_of(cmd, args.slow_repeat)
+        llama = best_of(cmd, args.slow_repeat, outs["llama"])
     digests = [tensor_digest(p) for p in outs.values() if p.exists()]
     for p in outs.values():
         p.unlink(missing_ok=True)

@@ -12,6 +12,9 @@ import argparse
 import cProfile
 import io
 import pstats
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,6 +66,29 @@ def _kernel_times(types: list[str]) -> list[str]:
     return lines
 
 
+def _whole_process(bf16: Path, out: Path, ftype: str) -> list[str]:
+    """The CLI as a user runs it, under cProfile and then under ``-X importtime``: start-up included."""
+    cli = ["-m", "engine.cli", "convert", str(bf16), "-t", ftype, "-o", str(out), "--device", "gpu", "--json"]
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_file = Path(tmp) / "cli.prof"
+        out.unlink(missing_ok=True)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats_file), *cli], check=True,
+                       capture_output=True)
+        wall = time.perf_counter() - start
+        text = io.StringIO()
+        stats = pstats.Stats(str(stats_file), stream=text)
+        stats.sort_stats("cumtime").print_stats(45)
+        stats.sort_stats("tottime").print_stats(30)
+    out.unlink(missing_ok=True)
+    imports = subprocess.run([sys.executable, "-X", "importtime", *cli], check=True, capture_output=True, text=True)
+    out.unlink(missing_ok=True)
+    slowest = sorted((ln for ln in imports.stderr.splitlines() if ln.startswith("import time:") and "|" in ln
+                      and ln.split("|")[1].strip().isdigit()), key=lambda ln: -int(ln.split("|")[1]))[:30]
+    return [f"## Whole process, {ftype}: {wall:.2f} s under cProfile", "", "```", text.getvalue()[-12000:], "```",
+            "", "Slowest imports (cumulative microseconds):", "", "```", *slowest, "```", ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gpu_profile", description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True)
@@ -79,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     for ftype in args.types:
         out = args.work / f"profile-{ftype}.gguf"
         _convert(bf16, out, ftype)  # warm-up: kernel compilation and the page cache
+        report += _whole_process(bf16, out, ftype)
         profiler = cProfile.Profile()
         profiler.enable()
         took = _convert(bf16, out, ftype)

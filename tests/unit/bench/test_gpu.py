@@ -27,11 +27,20 @@ def test_row_renders_speed_ups_and_identity() -> None:
 
 
 def test_best_of_keeps_the_fastest_and_reads_json(tmp_path: Path) -> None:
-    timed = best_of([sys.executable, "-c", "print('{\"seconds\": 0.25}')"], 2)
+    out = tmp_path / "out.gguf"
+    timed = best_of([sys.executable, "-c", "print('{\"seconds\": 0.25}')"], 2, out)
     assert timed.inner_s == 0.25 and timed.wall_s > 0
-    assert best_of([sys.executable, "-c", "pass"], 1).inner_s is None
+    assert best_of([sys.executable, "-c", "pass"], 1, out).inner_s is None
     with pytest.raises(RuntimeError, match="boom"):
-        best_of([sys.executable, "-c", "import sys; sys.exit('boom')"], 1)
+        best_of([sys.executable, "-c", "import sys; sys.exit('boom')"], 1, out)
+
+
+def test_every_run_starts_without_the_previous_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.gguf"
+    out.write_bytes(b"old")
+    code = f"import pathlib, sys; p = pathlib.Path({str(out)!r}); assert not p.exists(); p.write_bytes(b'new')"
+    best_of([sys.executable, "-c", code], 2, out)  # the second run fails if the first run's file is left
+    assert out.read_bytes() == b"new"
 
 
 def test_digest_ignores_metadata_but_not_tensors() -> None:
