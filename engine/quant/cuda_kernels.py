@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.quant.cuda_source import KERNELS, SOURCE
+from engine.quant.cuda_source import KERNELS, SCAN_GROUP, SOURCE, WIDEN_KERNELS
 from engine.quant.xp import to_host
 
 log = logging.getLogger(__name__)
@@ -38,13 +38,35 @@ def _module(cupy: ModuleType) -> Any | None:
                 return None
             try:
                 module = cupy.RawModule(code=SOURCE, options=COMPILE_OPTIONS)
-                for name, _, _ in KERNELS.values():
+                for name in [k for k, _, _ in KERNELS.values()] + list(WIDEN_KERNELS.values()):
                     module.get_function(name)  # compiles now, so a failure is caught here
             except Exception as e:  # noqa: BLE001 - any compiler or driver failure means: use the fallback
                 log.warning("The compiled GPU kernels are unavailable (%s); using the slower array kernels.", e)
                 module = None
             _modules[id(cupy)] = module
         return _modules[id(cupy)]
+
+
+def has_kernel(type_name: str, cupy: ModuleType) -> bool:
+    """Whether ``type_name`` has a compiled kernel that compiled and has not failed its check."""
+    return type_name in KERNELS and _trusted.get(type_name) is not False and _module(cupy) is not None
+
+
+def widen(stored: Any, stored_type: str, n_values: int, out: Any, maxbits: Any, cupy: ModuleType) -> bool:
+    """Launch the widening of ``n_values`` stored values into float32 ``out`` (F32 is scanned, not copied).
+
+    The largest magnitude's bits are folded into the uint32 ``maxbits`` (zero it first). False when the
+    compiled module is unavailable; nothing was launched then.
+    """
+    module = _module(cupy)
+    if module is None:
+        return False
+    groups = (n_values + SCAN_GROUP - 1) // SCAN_GROUP
+    grid = max(1, (groups + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
+    target = np.uint64(0) if stored_type == "F32" else out  # a null pointer: F32 rows stay where they are
+    module.get_function(WIDEN_KERNELS[stored_type])((grid,), (THREADS_PER_BLOCK,),
+                                                    (stored, target, np.int64(n_values), maxbits))
+    return True
 
 
 def launch(rows: Any, type_name: str, cupy: ModuleType) -> Any | None:

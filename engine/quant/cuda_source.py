@@ -1,4 +1,4 @@
-"""CUDA C for the commonest types without an importance matrix: Q8_0, Q4_K, Q5_K, Q6_K.
+"""CUDA C for the commonest types without an importance matrix (Q8_0, Q4_K, Q5_K, Q6_K), and for widening.
 
 The whole-array kernels are exact on CuPy but launch hundreds of small operations per batch for the
 K-quants; these kernels give each thread one block and run quant-spec 3.1 and 3.9-3.11 as written:
@@ -6,6 +6,11 @@ binary32 operations in source order, sums from +0.0 upward, ggml's rounding tric
 compiles them with fused multiply-add, flush-to-zero and approximate division turned off, which is
 what makes them bit-identical to the C reference. The same text compiles as C (the macros below),
 so the tests check it against the numpy kernels on a machine without a GPU.
+
+The widening kernels turn a batch of stored BF16/F16 rows into binary32 exactly (F32 rows are only
+scanned) and fold the batch's largest magnitude, as float bits, into one word: at or above the bits of
+infinity the batch holds NaN or infinity; above 65504 a block scale may overflow binary16. So a batch
+costs no CuPy array operation at all, and one synchronisation.
 """
 
 SOURCE = r"""
@@ -14,11 +19,13 @@ SOURCE = r"""
 #define QP_KERNEL extern "C" __global__ void
 /* one thread per block b */
 #define QP_FOR_EACH_BLOCK(n) long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x; if (b < (n))
+#define QP_FOLD_MAX(p, v) atomicMax((p), (v))
 #else
 #include <math.h>
 #define QP_DEV static inline
 #define QP_KERNEL void
 #define QP_FOR_EACH_BLOCK(n) for (long long b = 0; b < (n); ++b)
+#define QP_FOLD_MAX(p, v) do { if (*(p) < (v)) *(p) = (v); } while (0)
 #endif
 
 typedef unsigned char u8;
@@ -58,6 +65,30 @@ QP_DEV float unhalf(u16 h) {
 
 QP_DEV void put_half(u8 *p, float v) { u16 h = half_bits(v); p[0] = (u8)(h & 0xFF); p[1] = (u8)(h >> 8); }
 QP_DEV float get_half(const u8 *p) { return unhalf((u16)(p[0] | (p[1] << 8))); }
+
+/* Widen n stored values to binary32 and fold their largest magnitude into *maxbits. Thread b takes
+   values b, b + groups, b + 2 * groups, ... (neighbouring threads read neighbouring values), at most
+   QP_SCAN_GROUP of them, and folds once. Bits are moved, never computed on, so NaN payloads survive. */
+#define QP_SCAN_GROUP 256
+#define QP_WIDEN(kernel, type, widen)                                                              \
+QP_KERNEL kernel(const type *in, float *out, long long n, u32 *maxbits) {                          \
+    long long groups = (n + QP_SCAN_GROUP - 1) / QP_SCAN_GROUP;                                    \
+    QP_FOR_EACH_BLOCK(groups) {                                                                    \
+        u32 m = 0;                                                                                 \
+        for (long long i = b; i < n; i += groups) {                                                \
+            float v = widen(in[i]);                                                                \
+            u32 a = bits_of(v) & 0x7FFFFFFF;                                                       \
+            m = m > a ? m : a;                                                                     \
+            if (out) out[i] = v;                                                                   \
+        }                                                                                          \
+        QP_FOLD_MAX(maxbits, m);                                                                   \
+    }                                                                                              \
+}
+QP_DEV float from_bf16(u16 h) { return float_of((u32)h << 16); }
+QP_DEV float from_f32(float f) { return f; }
+QP_WIDEN(qp_widen_bf16, u16, from_bf16)
+QP_WIDEN(qp_widen_f16, u16, unhalf)
+QP_WIDEN(qp_scan_f32, float, from_f32)   /* called with out = 0: float32 rows are only scanned */
 
 /* Q8_0: 32 values -> half d + 32 int8. An infinite 1/d (subnormal d) gives code 0, as x86 does. */
 QP_KERNEL qp_q8_0(const float *x, u8 *out, long long n_blocks) {
@@ -268,6 +299,11 @@ QP_KERNEL qp_q6_k(const float *x, u8 *out, long long n_blocks) {
     }
 }
 """
+
+# Values one thread of a widening kernel takes (QP_SCAN_GROUP in the source).
+SCAN_GROUP = 256
+# Widening (or, for F32, scanning) kernel by stored type name; arguments (in, out, n, maxbits).
+WIDEN_KERNELS: dict[str, str] = {"BF16": "qp_widen_bf16", "F16": "qp_widen_f16", "F32": "qp_scan_f32"}
 
 # Kernel name, values per block and bytes per block, by GGML type name.
 KERNELS: dict[str, tuple[str, int, int]] = {

@@ -8,6 +8,11 @@ batch passes through one of ``PIPELINE_SLOTS`` slots::
     reader thread: task.read() -> pinned host buffer -> upload to the slot's device buffer (slot stream)
     this thread:   wait for the upload -> kernels (compute stream) -> download into pinned host memory
 
+Types with a compiled kernel (``cuda_kernels``) and no importance matrix take three launches per batch:
+widen-and-scan, quantize, and the download of the bytes with the batch's largest magnitude; the host then
+decides from that one number whether the batch was finite and whether its scales need the overflow
+check. Other types run the whole-array kernels.
+
 While one batch is quantized, reader threads fill the other slots with the next batches. A batch the
 GPU declines (NaN or infinity in the input, a block scale overflowing float16, GPU memory exhausted, a
 row longer than a batch) is handed to the caller's CPU ``fallback``, which raises or clamps exactly as
@@ -29,8 +34,9 @@ import numpy as np
 
 from engine.errors import CancelledError, InvalidValuesError, UsageError
 from engine.formats.ggml_types import GGMLType
+from engine.quant import cuda_kernels
 from engine.quant.device import PIPELINE_SLOTS, DeviceChoice
-from engine.quant.registry import kernel_for
+from engine.quant.registry import HALF_MAX_BITS, kernel_for
 from engine.quant.xp import load_cupy
 
 __all__ = ["Fallback", "GpuPipeline", "GpuTask", "plan_batches"]
@@ -39,6 +45,14 @@ log = logging.getLogger(__name__)
 
 # Stored types the GPU widens to float32 itself, and their bytes per value.
 RAW_BYTES = {GGMLType.F32: 4, GGMLType.F16: 2, GGMLType.BF16: 2}
+_INF_BITS = 0x7F800000  # magnitudes at or above these float bits are infinite or NaN
+
+
+class _Untrusted:
+    """Returned by the compiled path when it cannot vouch for a batch: the array kernels take it."""
+
+
+_UNTRUSTED = _Untrusted()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +193,10 @@ class GpuPipeline:
             self._pool.set_limit(size=choice.memory_limit_bytes)
             self.slots = [_Slot(self.cupy, self.capacity) for _ in range(slots)]
             self.stream = self.cupy.cuda.Stream(non_blocking=True)
+            # The compiled path's widened batch and largest magnitude (within KERNEL_BYTES_PER_VALUE).
+            self._wide = self.cupy.empty(self.capacity, dtype=self.cupy.float32)
+            self._maxbits = self.cupy.zeros(1, dtype=self.cupy.uint32)
+        self._maxbits_host = _pinned(self.cupy, 1, np.uint32)
         self._readers = ThreadPoolExecutor(max_workers=slots - 1, thread_name_prefix="gpu-read")
 
     def __enter__(self) -> "GpuPipeline":
@@ -277,6 +295,48 @@ class GpuPipeline:
 
     def _quantize(self, loaded: _Loaded) -> np.ndarray | None:
         """The batch's bytes in the slot's pinned output, or None when the GPU declines it."""
+        first = loaded.tasks[0]
+        if first.imatrix is None and cuda_kernels.has_kernel(first.qtype.name, self.cupy):  # type: ignore[union-attr]
+            host = self._quantize_compiled(loaded)
+            if not isinstance(host, _Untrusted):
+                return host
+        return self._quantize_arrays(loaded)
+
+    def _quantize_compiled(self, loaded: _Loaded) -> np.ndarray | None | _Untrusted:
+        """The compiled path: widen and scan, quantize, download; None for NaN, infinity or an overflow."""
+        cupy, slot, first = self.cupy, loaded.slot, loaded.tasks[0]
+        kernel = kernel_for(first.qtype)  # type: ignore[arg-type] - pass-through batches never get here
+        n_rows, n_per_row = loaded.host.shape[0], first.n_per_row
+        size, stored = n_rows * n_per_row, (loaded.raw_type or GGMLType.F32).name
+        with self.device, self.stream:
+            self.stream.wait_event(slot.uploaded)
+            self._maxbits.fill(0)
+            source = slot.device_in if stored == "F32" else slot.device_in.view(cupy.uint16)
+            cuda_kernels.widen(source, stored, size, self._wide, self._maxbits, cupy)
+            rows = (slot.device_in if stored == "F32" else self._wide)[:size].reshape(n_rows, n_per_row)
+            data = cuda_kernels.quantize(rows, kernel.qtype.name, cupy, kernel.unchecked_rows)
+            if data is None:  # the kernel failed its first check just now
+                return _UNTRUSTED
+            host = slot.output(data.size).reshape(data.shape)
+            data.get(stream=self.stream, out=host)
+            largest = self._largest()
+        if largest >= _INF_BITS:
+            return None
+        if largest > HALF_MAX_BITS:  # a scale may have overflowed binary16: the CPU path's check decides
+            try:
+                kernel.check_scales(host, first.name)
+            except InvalidValuesError:
+                return None
+        return host
+
+    def _largest(self) -> int:
+        """The largest magnitude's float bits folded so far (waits for the compute stream)."""
+        self._maxbits.get(stream=self.stream, out=self._maxbits_host)
+        self.stream.synchronize()
+        return int(self._maxbits_host[0])
+
+    def _quantize_arrays(self, loaded: _Loaded) -> np.ndarray | None:
+        """The whole-array kernels (any type, with or without an importance matrix)."""
         cupy, slot, first = self.cupy, loaded.slot, loaded.tasks[0]
         kernel = kernel_for(first.qtype)  # type: ignore[arg-type] - pass-through batches never get here
         with self.device, self.stream:
@@ -305,8 +365,8 @@ def _widen(cupy: ModuleType, device_in: Any, raw_type: GGMLType | None, n_rows: 
     if raw_type is None or raw_type == GGMLType.F32:
         return device_in[:size].reshape(n_rows, n_per_row)
     half = device_in.view(cupy.uint16)[:size]
-    if raw_type == GGMLType.BF16:
-        wide = (half.astype(cupy.uint32) << cupy.uint32(16)).view(cupy.float32)
+    if raw_type == GGMLType.BF16:  # left_shift, not <<: CuPy's first operator call imports cupyx and SciPy
+        wide = cupy.left_shift(half.astype(cupy.uint32), cupy.uint32(16)).view(cupy.float32)
     else:
         wide = half.view(cupy.float16).astype(cupy.float32)
     return wide.reshape(n_rows, n_per_row)

@@ -30,7 +30,7 @@ GPU_CHUNK_VALUES = 1 << 24
 # host instead. Bit patterns are compared as integers, which flush-to-zero does not touch.
 _TINY_GROUP = 16
 _TINY_BITS = 0x38800000  # the binary32 bit pattern of 2**-14
-_HALF_MAX_BITS = 0x477FE000  # the binary32 bit pattern of 65504, the largest finite binary16
+HALF_MAX_BITS = 0x477FE000  # the binary32 bit pattern of 65504, the largest finite binary16
 
 
 class Kernel:
@@ -116,17 +116,18 @@ class Kernel:
         for rows of tiny values). No block scale can overflow binary16 when every |x| <= 65504, so only
         chunks with larger (or non-finite) values pay for ``_validate``.
         """
-        magnitude = xp.ascontiguousarray(chunk).view(xp.uint32) & xp.uint32(0x7FFFFFFF)
+        # xp.bitwise_and, not &: CuPy's first operator call imports cupyx and SciPy (0.2-0.4 s).
+        magnitude = xp.bitwise_and(xp.ascontiguousarray(chunk).view(xp.uint32), xp.uint32(0x7FFFFFFF))
         weights = imatrix if self.uses_imatrix else None
         fast = None
         if weights is None:
-            fast = cuda_kernels.quantize(chunk, self.qtype.name, xp, lambda rows: self._quantize(rows, np, None))
+            fast = cuda_kernels.quantize(chunk, self.qtype.name, xp, self.unchecked_rows)
         if fast is not None:
             out[...] = fast
         else:
             out[...] = self._quantize(chunk, xp, weights)
             self._redo_tiny_rows_on_host(chunk, out, xp, weights, magnitude)
-        return int(magnitude.max()) > _HALF_MAX_BITS
+        return int(magnitude.max()) > HALF_MAX_BITS
 
     def _redo_tiny_rows_on_host(self, chunk: Any, out: Any, xp: ModuleType, imatrix: Any | None,
                                 magnitude: Any) -> None:
@@ -147,6 +148,18 @@ class Kernel:
         rb = self.row_bytes(n_per_row)
         data = data.reshape(-1, rb)
         return self._dequantize(data, xp).reshape(data.shape[0], n_per_row)
+
+    def unchecked_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The numpy bytes of float32 ``rows`` without the overflow check: what a GPU kernel must match."""
+        return self._quantize(rows, np, None)
+
+    def check_scales(self, out: Any, name: str, *, xp: ModuleType = np) -> None:
+        """Raise InvalidValuesError when a binary16 scale of the quantized ``out`` overflowed.
+
+        Always the full scan: a kernel's own ``_validate`` may skip it when its numpy run saw no overflow,
+        which says nothing about bytes another device wrote.
+        """
+        Kernel._validate(self, out, xp, name)
 
     def _validate(self, out: Any, xp: ModuleType, name: str) -> None:
         if not self.half_fields:

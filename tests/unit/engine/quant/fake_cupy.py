@@ -90,8 +90,12 @@ class FakeCupy(ModuleType):
 
     ndarray = FakeDeviceArray
 
-    def __init__(self, bus_ids: tuple[str, ...] = ("0000:01:00.0",)) -> None:
+    def __init__(self, bus_ids: tuple[str, ...] = ("0000:01:00.0",), *, compiled: Any = None) -> None:
+        """``compiled``: a module whose ``get_function`` runs the CUDA source's kernels (c_kernels.FakeRawModule);
+        without it, ``cupy.RawModule`` does not exist and the compiled kernels count as unavailable."""
         super().__init__("cupy")
+        if compiled is not None:
+            self.RawModule = lambda code, options: compiled
         self.streams: list[FakeStream] = []
         self.devices_used: list[int] = []
         self.pinned_bytes = 0
@@ -108,6 +112,9 @@ class FakeCupy(ModuleType):
 
     def empty(self, shape: Any, dtype: Any = np.float32) -> FakeDeviceArray:
         return np.empty(shape, dtype=dtype).view(FakeDeviceArray)
+
+    def zeros(self, shape: Any, dtype: Any = np.float32) -> FakeDeviceArray:
+        return np.zeros(shape, dtype=dtype).view(FakeDeviceArray)
 
     def get_default_memory_pool(self) -> FakePool:
         return self.pool
