@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def _whole_process(bf16: Path, out: Path, ftype: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         stats_file = Path(tmp) / "cli.prof"
         out.unlink(missing_ok=True)
+        os.sync()  # as bench.gpu does: no earlier write-back in flight
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats_file), *cli], check=True,
                        capture_output=True)
@@ -81,6 +83,7 @@ def _whole_process(bf16: Path, out: Path, ftype: str) -> list[str]:
         stats.sort_stats("cumtime").print_stats(45)
         stats.sort_stats("tottime").print_stats(30)
     out.unlink(missing_ok=True)
+    os.sync()
     imports = subprocess.run([sys.executable, "-X", "importtime", *cli], check=True, capture_output=True, text=True)
     out.unlink(missing_ok=True)
     slowest = sorted((ln for ln in imports.stderr.splitlines() if ln.startswith("import time:") and "|" in ln
