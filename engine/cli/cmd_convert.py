@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,13 @@ from engine.cli.common import add_command, human_bytes
 from engine.convert.cleanup import remove_stale_partials
 from engine.convert.open_source import open_source
 from engine.convert.plan import ConversionPlan, make_plan
-from engine.convert.run import execute
+from engine.convert.run import ConversionResult, execute
 from engine.convert.split_out import parse_split_size
 from engine.errors import UsageError
 from engine.progress import Progress
-from engine.quant.device import DEVICE_CHOICES, choose_device
+from engine.quant.device import DEVICE_CHOICES, DeviceChoice, choose_device
 from engine.quant.ftypes import parse_file_type
+from engine.quant.gpu_pipeline import start_gpu
 from engine.quant.imatrix import read_imatrix
 
 
@@ -61,19 +63,12 @@ def run(args: argparse.Namespace) -> int:
     imatrix = read_imatrix(args.imatrix) if args.imatrix else None
     if args.output is not None and args.output.resolve() == args.source.resolve():
         raise UsageError("The output would overwrite the source.", "Choose another output file name.")
-    with open_source(args.source, ftype) as source:
-        if source.already_quantized and args.allow_requantize:
-            print("quantpick: warning: requantizing an already-quantized model loses quality.", file=sys.stderr)
-        plan = make_plan(source, ftype, output=args.output, out_dir=args.out_dir, pure=args.pure,
-                         allow_requantize=args.allow_requantize, split_max_bytes=split_bytes,
-                         has_imatrix=imatrix is not None, extra_metadata=imatrix.metadata() if imatrix else ())
-        if args.dry_run:
-            print(json.dumps(plan.to_json(), indent=2) if args.json else describe_plan(plan))
-            return 0
-        report = _terminal_progress if sys.stderr.isatty() and not args.json else _no_progress
-        device = choose_device(args.device)
-        result = execute(plan, source, threads=args.threads, imatrix=imatrix, progress=report, clamp=args.clamp,
-                         device=device)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="device-start") as starter:
+        # Choosing and starting a GPU (CuPy, NVML, the CUDA context) overlaps reading the source's header.
+        starting = None if args.dry_run else starter.submit(_start_device, args.device)
+        result, device = _convert(args, ftype, split_bytes, imatrix, starting)
+    if result is None:
+        return 0
     if sys.stderr.isatty() and not args.json:
         print(file=sys.stderr)
     if args.json:
@@ -84,6 +79,32 @@ def run(args: argparse.Namespace) -> int:
         where = f" on {device.describe()}" if device.is_gpu else ""
         print(f"Wrote {result.output} ({human_bytes(result.bytes_written)}) in {result.seconds:.1f} s{where}.")
     return 0
+
+
+def _start_device(request: str) -> DeviceChoice:
+    choice = choose_device(request)
+    start_gpu(choice)
+    return choice
+
+
+def _convert(
+    args: argparse.Namespace, ftype: Any, split_bytes: int | None, imatrix: Any, starting: Future[DeviceChoice] | None
+) -> tuple[ConversionResult | None, DeviceChoice]:
+    """Open, plan and (unless a dry run, which prints the plan and returns no result) execute."""
+    with open_source(args.source, ftype) as source:
+        if source.already_quantized and args.allow_requantize:
+            print("quantpick: warning: requantizing an already-quantized model loses quality.", file=sys.stderr)
+        plan = make_plan(source, ftype, output=args.output, out_dir=args.out_dir, pure=args.pure,
+                         allow_requantize=args.allow_requantize, split_max_bytes=split_bytes,
+                         has_imatrix=imatrix is not None, extra_metadata=imatrix.metadata() if imatrix else ())
+        if starting is None:
+            print(json.dumps(plan.to_json(), indent=2) if args.json else describe_plan(plan))
+            return None, DeviceChoice("cpu", "a dry run quantizes nothing")
+        report = _terminal_progress if sys.stderr.isatty() and not args.json else _no_progress
+        device = starting.result()
+        result = execute(plan, source, threads=args.threads, imatrix=imatrix, progress=report, clamp=args.clamp,
+                         device=device)
+    return result, device
 
 
 def _remove_leftovers(folder: Path) -> None:

@@ -47,6 +47,11 @@ def _module(cupy: ModuleType) -> Any | None:
         return _modules[id(cupy)]
 
 
+def load(cupy: ModuleType) -> bool:
+    """Compile (or fetch from CuPy's cache) and load the module into the current device now; False if it fails."""
+    return _module(cupy) is not None
+
+
 def has_kernel(type_name: str, cupy: ModuleType) -> bool:
     """Whether ``type_name`` has a compiled kernel that compiled and has not failed its check."""
     return type_name in KERNELS and _trusted.get(type_name) is not False and _module(cupy) is not None

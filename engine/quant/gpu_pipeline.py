@@ -39,7 +39,7 @@ from engine.quant.device import PIPELINE_SLOTS, DeviceChoice
 from engine.quant.registry import HALF_MAX_BITS, kernel_for
 from engine.quant.xp import load_cupy
 
-__all__ = ["Fallback", "GpuPipeline", "GpuTask", "plan_batches"]
+__all__ = ["Fallback", "GpuPipeline", "GpuTask", "plan_batches", "start_gpu"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,20 @@ class GpuTask:
 # Quantizes a declined task's host rows on the CPU (raising or clamping as the CPU path does).
 Fallback = Callable[[GpuTask, np.ndarray], np.ndarray]
 CancelCheck = Callable[[], object]
+
+
+def start_gpu(choice: DeviceChoice) -> None:
+    """Create the chosen GPU's CUDA context and load the compiled kernels; nothing for a CPU choice.
+
+    Both take tenths of a second (a first compile, seconds). A caller can do this on a thread while it
+    reads the source's header, so the pipeline finds them ready.
+    """
+    if not choice.is_gpu or choice.gpu_index is None:
+        return
+    cupy = load_cupy()
+    with cupy.cuda.Device(choice.gpu_index):
+        cupy.empty(1, dtype=cupy.uint8)  # the first allocation creates the context
+        cuda_kernels.load(cupy)
 
 
 def plan_batches(tasks: Iterable[GpuTask], capacity: int) -> Iterator[tuple[GpuTask, ...]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from engine.cli.main import main
 from engine.formats.gguf_read import read_gguf
+from engine.quant.device import DeviceChoice
 from tests.conftest import GOLDEN
 from tests.unit.engine.quant.fake_cupy import FakeCupy, fake_nvml
 
@@ -59,3 +61,32 @@ def test_auto_uses_the_gpu_when_there_is_one(
     assert [t.name for t in ours.tensors] == [t.name for t in ref.tensors]
     for t in ref.tensors:
         assert np.array_equal(ours.raw(t.name), ref.raw(t.name)), t.name
+
+
+def test_the_device_starts_while_the_source_is_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """choose_device waits until the source is open: that only returns if the two run side by side."""
+    import engine.cli.cmd_convert as cmd  # noqa: PLC0415 - the module whose names are patched
+
+    source_open, overlapped = threading.Event(), []
+    real_open = cmd.open_source
+
+    def open_source(*args: object, **kwargs: object) -> object:
+        source_open.set()
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    def choose_device(request: str) -> DeviceChoice:
+        overlapped.append(source_open.wait(timeout=10))
+        return DeviceChoice("cpu", "test")
+
+    monkeypatch.setattr(cmd, "open_source", open_source)
+    monkeypatch.setattr(cmd, "choose_device", choose_device)
+    assert main(["convert", str(SOURCE), "-t", "Q8_0", "-o", str(tmp_path / "m.gguf")]) == 0
+    assert overlapped == [True]
+
+
+def test_a_dry_run_starts_no_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.cli.cmd_convert as cmd  # noqa: PLC0415
+
+    monkeypatch.setattr(cmd, "choose_device", lambda request: pytest.fail("a dry run chose a device"))
+    assert main(["convert", str(SOURCE), "-t", "Q8_0", "-o", str(tmp_path / "m.gguf"), "--dry-run"]) == 0
+    assert list(tmp_path.iterdir()) == []

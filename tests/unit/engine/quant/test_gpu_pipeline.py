@@ -13,7 +13,7 @@ from engine.errors import CancelledError, CorruptInputError, InvalidValuesError,
 from engine.formats.ggml_types import GGMLType
 from engine.quant import kernel_for
 from engine.quant.device import DeviceChoice
-from engine.quant.gpu_pipeline import GpuPipeline, GpuTask, plan_batches
+from engine.quant.gpu_pipeline import GpuPipeline, GpuTask, plan_batches, start_gpu
 from tests.unit.engine.quant.fake_cupy import FakeCupy, FakeStream
 
 CAPACITY = 4096  # values per batch: small, so a handful of rows already spans several batches
@@ -292,3 +292,10 @@ def test_declined_raw_batch_gives_the_fallback_float_rows(cupy: FakeCupy) -> Non
     with GpuPipeline(gpu_choice()) as pipe:
         run_all(pipe, [t], fallback=fallback)
     assert len(seen) == 1 and seen[0].dtype == np.float32 and np.array_equal(seen[0], rows, equal_nan=True)
+
+
+def test_start_gpu_opens_the_chosen_device_and_a_cpu_choice_nothing(cupy: FakeCupy) -> None:
+    start_gpu(DeviceChoice("cpu", "test"))
+    assert cupy.devices_used == []
+    start_gpu(gpu_choice())
+    assert cupy.devices_used == [1]
