@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--types", nargs="+", default=["Q4_K_M", "Q8_0"])
     parser.add_argument("--inputs", nargs="+", choices=["gguf", "hf"], default=["gguf", "hf"])
     parser.add_argument("--with-7b", action="store_true", help="also a 7B-shaped model (about 13.5 GB of BF16)")
+    parser.add_argument("--only-7b", action="store_true", help="only the 7B-shaped model (a call of its own)")
     parser.add_argument("--repeat", type=int, default=3, help="timed GPU runs per figure; the fastest counts")
     parser.add_argument("--slow-repeat", type=int, default=1, help="timed CPU and llama-quantize runs per figure")
     parser.add_argument("--no-cpu", action="store_true", help="skip our CPU path (it is the slowest part)")
@@ -189,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.llama_quantize is not None and not os.access(args.llama_quantize, os.X_OK):
         parser.error(f"{args.llama_quantize} is not an executable file")
     lines = header(args)
-    shapes = [(TINYLLAMA, "1.1B")] + ([(SEVEN_B, "7B")] if args.with_7b else [])
+    shapes = ([] if args.only_7b else [(TINYLLAMA, "1.1B")]) + (
+        [(SEVEN_B, "7B")] if args.with_7b or args.only_7b else [])
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = args.work or Path(tmp)
         for shape, label in shapes:
