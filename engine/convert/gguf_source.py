@@ -40,7 +40,9 @@ def _source_tensor(fd: int, part: GGUFFile, info: GGUFTensorInfo) -> SourceTenso
     rb = row_bytes(info.qtype, info.shape[0])
     raw = partial(_read_raw_rows, fd, part.data_offset + info.offset, rb)
     rows = partial(_read_float_rows, raw, info.qtype, info.shape[0])
-    return SourceTensor(info.name, info.shape, info.qtype, rows, raw)
+    stored = info.qtype in UNQUANTIZED  # float rows widen exactly as stored
+    return SourceTensor(info.name, info.shape, info.qtype, rows, raw, raw if stored else None,
+                        info.qtype if stored else None)
 
 
 def open_gguf_source(path: Path | str) -> ConversionSource:

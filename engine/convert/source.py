@@ -32,6 +32,10 @@ class SourceTensor:
         read_rows: ``read_rows(start, stop)`` -> float32 array (stop - start, shape[0]), any edits applied.
         read_raw: ``read_raw(start, stop)`` -> the rows' bytes exactly as stored in ``dtype``, when the
             source holds them (GGUF files); None when only ``read_rows`` is available.
+        read_stored: ``read_stored(start, stop)`` -> uint8 rows in ``stored_type`` (F32, F16 or BF16) that
+            widen exactly to ``read_rows``'s values: rows may be reordered, never computed on. The GPU
+            uploads these and widens them itself. None when an edit needs arithmetic (or no float rows).
+        stored_type: The type of ``read_stored``'s bytes.
     """
 
     name: str
@@ -39,6 +43,8 @@ class SourceTensor:
     dtype: GGMLType
     read_rows: RowReader
     read_raw: RawReader | None = None
+    read_stored: RawReader | None = None
+    stored_type: GGMLType | None = None
 
     @property
     def n_rows(self) -> int:

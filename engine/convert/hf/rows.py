@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import CorruptInputError, UnsupportedInputError
+from engine.formats.ggml_types import GGMLType
 from engine.formats.safetensors import widen_bf16
 
 # Checkpoint dtypes the converter reads as floats: bytes per element and how to view the raw bytes.
 _FLOAT_DTYPES = {"F32": (4, "<f4"), "F16": (2, "<f2"), "BF16": (2, "<u2")}
+_STORED_TYPES = {"F32": GGMLType.F32, "F16": GGMLType.F16, "BF16": GGMLType.BF16}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,25 @@ class RowSource:
         src = rotary_source(np.arange(start, stop), self.n_rows // self.n_heads)
         lo = int(src.min())
         return self._edit(self._raw_rows(lo, int(src.max()) + 1)[src - lo])
+
+    def read_stored(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) as stored bytes (uint8), permuted like ``read``; only valid without ``shift``."""
+        if self.shift:
+            raise ValueError("shifted rows are computed, not stored")  # callers check stored_type first
+        if not self.n_heads:
+            raw = self._raw_rows(start, stop)
+        elif self.n_rows == 1:
+            raw = self._raw_rows(0, 1)[:, rotary_source(np.arange(self.row_len), self.row_len // self.n_heads)]
+        else:
+            src = rotary_source(np.arange(start, stop), self.n_rows // self.n_heads)
+            lo = int(src.min())
+            raw = self._raw_rows(lo, int(src.max()) + 1)[src - lo]
+        return np.ascontiguousarray(raw).view(np.uint8)
+
+    @property
+    def stored_type(self) -> GGMLType | None:
+        """What ``read_stored`` returns, or None when the rows need arithmetic (the shift)."""
+        return None if self.shift else _STORED_TYPES[self.dtype]
 
     def _raw_rows(self, start: int, stop: int) -> np.ndarray:
         size, view = _FLOAT_DTYPES[self.dtype]

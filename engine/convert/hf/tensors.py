@@ -134,7 +134,9 @@ def source_tensor(ctx: TensorContext, t: CheckpointTensor) -> SourceTensor | Non
         shift=ctx.spec.norm_shift and name.endswith("norm.weight"),
     )
     qtype = output_type(new_name, len(shape), ctx.outtype)
-    return SourceTensor(new_name, tuple(reversed(shape)), qtype, partial(RowSource.read, rows))
+    stored = partial(RowSource.read_stored, rows) if rows.stored_type is not None else None
+    return SourceTensor(new_name, tuple(reversed(shape)), qtype, partial(RowSource.read, rows),
+                        read_stored=stored, stored_type=rows.stored_type)
 
 
 def _rotary_heads(ctx: TensorContext, name: str) -> int:

@@ -16,11 +16,13 @@ from engine.convert.plan import make_plan
 from engine.convert.run import execute
 from engine.errors import CancelledError, InvalidValuesError
 from engine.progress import CancelToken, Progress
+from engine.quant import cuda_kernels
 from engine.quant.device import DeviceChoice
 from engine.quant.ftypes import parse_file_type
 from engine.quant.imatrix import read_imatrix
 from tests.conftest import GOLDEN
 from tests.unit.engine.convert.test_finite import WEIGHT, weights_with, write_model
+from tests.unit.engine.quant.c_kernels import CC, FakeRawModule, build_library
 from tests.unit.engine.quant.fake_cupy import FakeCupy
 
 
@@ -51,6 +53,26 @@ def test_hf_folder_matches_llama_cpp(cupy: FakeCupy, tmp_path: Path) -> None:
     with open_source(GOLDEN / "convert" / "hf-tiny-llama-spm", ft) as source:
         execute(make_plan(source, ft, output=tmp_path / "out.gguf", mark_quantized_by=False), source, device=gpu())
     assert (tmp_path / "out.gguf").read_bytes() == (GOLDEN / "convert" / "tiny-llama-spm-Q4_K_M.gguf").read_bytes()
+
+
+@pytest.mark.skipif(CC is None, reason="no C compiler to build the kernel source with")
+@pytest.mark.parametrize("ftype", ["Q4_K_M", "Q8_0"])
+def test_hf_folder_on_the_compiled_kernels_matches_llama_cpp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ftype: str
+) -> None:
+    """BF16 rows go up as stored (q/k permuted by row), are widened by the compiled kernel and quantized there."""
+    module = FakeRawModule(build_library(tmp_path))
+    monkeypatch.setitem(sys.modules, "cupy", FakeCupy(compiled=module))
+    monkeypatch.setattr(cuda_kernels, "_modules", {})
+    monkeypatch.setattr(cuda_kernels, "_trusted", {})
+    ft = parse_file_type(ftype)
+    for out, device in ((tmp_path / "gpu.gguf", gpu()), (tmp_path / "cpu.gguf", None)):
+        with open_source(GOLDEN / "convert" / "hf-tiny-llama-spm", ft) as source:
+            execute(make_plan(source, ft, output=out, mark_quantized_by=False), source, device=device)
+    assert (tmp_path / "gpu.gguf").read_bytes() == (tmp_path / "cpu.gguf").read_bytes()
+    if ftype == "Q4_K_M":  # the file llama.cpp wrote
+        assert (tmp_path / "gpu.gguf").read_bytes() == (GOLDEN / "convert" / "tiny-llama-spm-Q4_K_M.gguf").read_bytes()
+    assert module.launches["qp_widen_bf16"] > 0 and module.launches["qp_scan_f32"] == 0
 
 
 @pytest.mark.parametrize("type_name", ["Q4_K", "IQ4_XS", "Q5_0"])

@@ -94,3 +94,35 @@ def test_bf16_widening_and_shift(tmp_path: Path) -> None:
     widened = (bf16_bits(values).astype(np.uint32) << 16).view(np.float32)
     np.testing.assert_array_equal(got, widened + np.float32(1))
     assert got.dtype == np.float32 and got.flags.c_contiguous
+
+
+def _widened(stored: np.ndarray, dtype: str, row_len: int) -> np.ndarray:
+    if dtype == "F32":
+        return stored.view("<f4").reshape(-1, row_len)
+    if dtype == "F16":
+        return stored.view("<f2").astype(np.float32).reshape(-1, row_len)
+    return (stored.view("<u2").astype(np.uint32) << 16).view(np.float32).reshape(-1, row_len)
+
+
+@pytest.mark.parametrize("dtype", ["F32", "F16", "BF16"])
+@pytest.mark.parametrize("n_heads, shape", [(0, (64, 12)), (4, (64, 12)), (2, (1, 16))])
+def test_stored_rows_widen_to_the_read_rows(tmp_path: Path, dtype: str, n_heads: int, shape: tuple[int, int]) -> None:
+    """What the GPU uploads (stored bytes, permuted) widens bit for bit to what the CPU path reads."""
+    values = np.random.default_rng(2).normal(size=shape).astype(np.float32)
+    src, fd = _source(tmp_path, values if shape[0] > 1 else values[0], dtype, n_heads=n_heads)
+    try:
+        assert src.stored_type is not None and src.stored_type.name == dtype
+        for start, stop in [(0, shape[0]), (shape[0] // 2, shape[0])] if shape[0] > 1 else [(0, 1)]:
+            stored = src.read_stored(start, stop)
+            assert stored.dtype == np.uint8 and stored.shape[0] == stop - start
+            assert (_widened(stored, dtype, shape[1]).view(np.uint32) == src.read(start, stop).view(np.uint32)).all()
+    finally:
+        os.close(fd)
+
+
+def test_shifted_rows_have_no_stored_form(tmp_path: Path) -> None:
+    src, fd = _source(tmp_path, np.ones(8, dtype=np.float32), "BF16", shift=True)
+    os.close(fd)
+    assert src.stored_type is None
+    with pytest.raises(ValueError):
+        src.read_stored(0, 1)
