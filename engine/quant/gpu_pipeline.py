@@ -36,6 +36,7 @@ from engine.errors import CancelledError, InvalidValuesError, UsageError
 from engine.formats.ggml_types import GGMLType
 from engine.quant import cuda_kernels
 from engine.quant.device import PIPELINE_SLOTS, DeviceChoice
+from engine.quant.gpu_buffers import Slot, pinned
 from engine.quant.registry import HALF_MAX_BITS, kernel_for
 from engine.quant.xp import load_cupy
 
@@ -135,50 +136,12 @@ def _joins(first: GpuTask, task: GpuTask) -> bool:
     )
 
 
-def _pinned(cupy: ModuleType, count: int, dtype: Any) -> np.ndarray:
-    """A numpy array of ``count`` items in page-locked host memory, which uploads and downloads asynchronously."""
-    mem = cupy.cuda.alloc_pinned_memory(count * np.dtype(dtype).itemsize)
-    return np.frombuffer(mem, dtype=dtype, count=count)
-
-
-class _Slot:
-    """Buffers and stream for one batch in flight: pinned input and output, device input, upload stream.
-
-    The pinned buffers are page-locked on first use, by the thread that needs them and at the size it
-    needs (16-bit rows take half of a float32 batch): page-locking costs about 5 ms per 32 MiB, so the
-    readers do it in parallel while the GPU starts, instead of the constructor doing all of it up front.
-    """
-
-    def __init__(self, cupy: ModuleType, capacity: int) -> None:
-        self.capacity = capacity
-        self.cupy = cupy
-        self.host_in = np.empty(0, dtype=np.uint8)
-        self.host_out = np.empty(0, dtype=np.uint8)
-        self.device_in = cupy.empty(capacity, dtype=cupy.float32)
-        self.stream = cupy.cuda.Stream(non_blocking=True)
-        self.uploaded: Any = None  # the Event recorded after the latest upload
-
-    def input(self, nbytes: int) -> np.ndarray:
-        """Pinned host memory for an upload of ``nbytes`` (at most a float32 batch); it only grows."""
-        self.host_in = _grown(self.cupy, self.host_in, nbytes)
-        return self.host_in[:nbytes]
-
-    def output(self, nbytes: int) -> np.ndarray:
-        """Pinned host memory for a download of ``nbytes``; it only grows."""
-        self.host_out = _grown(self.cupy, self.host_out, nbytes)
-        return self.host_out[:nbytes]
-
-
-def _grown(cupy: ModuleType, buffer: np.ndarray, nbytes: int) -> np.ndarray:
-    return buffer if buffer.size >= nbytes else _pinned(cupy, nbytes, np.uint8)
-
-
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     """A batch after its reader: host rows (or passed-through bytes), and whether they are on the GPU."""
 
     tasks: tuple[GpuTask, ...]
-    slot: _Slot
+    slot: Slot
     host: np.ndarray
     on_device: bool
     raw_type: GGMLType | None = None  # the device holds the stored bytes of this type, not float32
@@ -205,12 +168,12 @@ class GpuPipeline:
         with self.device:  # the pool's limit is per device: set it for this one
             self._old_limit = self._pool.get_limit()
             self._pool.set_limit(size=choice.memory_limit_bytes)
-            self.slots = [_Slot(self.cupy, self.capacity) for _ in range(slots)]
+            self.slots = [Slot(self.cupy, self.capacity) for _ in range(slots)]
             self.stream = self.cupy.cuda.Stream(non_blocking=True)
             # The compiled path's widened batch and largest magnitude (within KERNEL_BYTES_PER_VALUE).
             self._wide = self.cupy.empty(self.capacity, dtype=self.cupy.float32)
             self._maxbits = self.cupy.zeros(1, dtype=self.cupy.uint32)
-        self._maxbits_host = _pinned(self.cupy, 1, np.uint32)
+        self._maxbits_host = pinned(self.cupy, 1, np.uint32)
         self._readers = ThreadPoolExecutor(max_workers=slots - 1, thread_name_prefix="gpu-read")
 
     def __enter__(self) -> "GpuPipeline":
@@ -256,7 +219,7 @@ class GpuPipeline:
             wait(pending)  # a reader still filling a slot finishes before the slot is reused or freed
 
     # -- reader threads ----------------------------------------------------------------------------
-    def _load(self, batch: tuple[GpuTask, ...], slot: _Slot) -> _Loaded:
+    def _load(self, batch: tuple[GpuTask, ...], slot: Slot) -> _Loaded:
         """Read a batch into the slot's pinned memory and start its upload."""
         first = batch[0]
         if first.qtype is None:
@@ -278,7 +241,7 @@ class GpuPipeline:
             slot.uploaded = slot.stream.record()
         return _Loaded(batch, slot, rows, on_device=True)
 
-    def _load_raw(self, batch: tuple[GpuTask, ...], slot: _Slot, n_rows: int, raw_type: GGMLType) -> _Loaded:
+    def _load_raw(self, batch: tuple[GpuTask, ...], slot: Slot, n_rows: int, raw_type: GGMLType) -> _Loaded:
         """Read the stored bytes into the slot's pinned memory and upload them unconverted."""
         row_bytes = batch[0].n_per_row * RAW_BYTES[raw_type]
         raw = slot.input(n_rows * row_bytes).reshape(n_rows, row_bytes)
