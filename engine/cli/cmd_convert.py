@@ -18,9 +18,9 @@ from engine.convert.split_out import parse_split_size
 from engine.errors import UsageError
 from engine.progress import Progress
 from engine.quant.device import DEVICE_CHOICES, DeviceChoice, choose_device
-from engine.quant.ftypes import parse_file_type
+from engine.quant.ftypes import FileType, parse_file_type
 from engine.quant.gpu_pipeline import start_gpu
-from engine.quant.imatrix import read_imatrix
+from engine.quant.imatrix import Imatrix, read_imatrix
 
 
 def register(subparsers: Any) -> None:
@@ -88,7 +88,8 @@ def _start_device(request: str) -> DeviceChoice:
 
 
 def _convert(
-    args: argparse.Namespace, ftype: Any, split_bytes: int | None, imatrix: Any, starting: Future[DeviceChoice] | None
+    args: argparse.Namespace, ftype: FileType, split_bytes: int | None, imatrix: Imatrix | None,
+    starting: Future[DeviceChoice] | None,
 ) -> tuple[ConversionResult | None, DeviceChoice]:
     """Open, plan and (unless a dry run, which prints the plan and returns no result) execute."""
     with open_source(args.source, ftype) as source:
