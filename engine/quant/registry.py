@@ -105,8 +105,8 @@ class Kernel:
                 out[start : start + step] = self._quantize(chunk, xp, imatrix if self.uses_imatrix else None)
             else:
                 check |= self._quantize_on_gpu(chunk, out[start : start + step], xp, imatrix)
-        if check:
-            self._validate(out, xp, name)
+        if check:  # on the GPU the bytes may come from a compiled kernel, which notes nothing: scan them all
+            self._validate(out, xp, name) if xp is np else self.check_scales(out, name, xp=xp)
         return out
 
     def _quantize_on_gpu(self, chunk: Any, out: Any, xp: ModuleType, imatrix: Any | None) -> bool:

@@ -46,33 +46,28 @@ class RowSource:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) as float32, edits applied."""
-        if not self.n_heads:
-            return self._edit(self._raw_rows(start, stop))
-        if self.n_rows == 1:  # a bias vector: permuted along its only axis
-            vector = self._raw_rows(0, 1)
-            return self._edit(vector[:, rotary_source(np.arange(self.row_len), self.row_len // self.n_heads)])
-        src = rotary_source(np.arange(start, stop), self.n_rows // self.n_heads)
-        lo = int(src.min())
-        return self._edit(self._raw_rows(lo, int(src.max()) + 1)[src - lo])
+        return self._edit(self._permuted_rows(start, stop))
 
     def read_stored(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) as stored bytes (uint8), permuted like ``read``; only valid without ``shift``."""
         if self.shift:
             raise ValueError("shifted rows are computed, not stored")  # callers check stored_type first
-        if not self.n_heads:
-            raw = self._raw_rows(start, stop)
-        elif self.n_rows == 1:
-            raw = self._raw_rows(0, 1)[:, rotary_source(np.arange(self.row_len), self.row_len // self.n_heads)]
-        else:
-            src = rotary_source(np.arange(start, stop), self.n_rows // self.n_heads)
-            lo = int(src.min())
-            raw = self._raw_rows(lo, int(src.max()) + 1)[src - lo]
-        return np.ascontiguousarray(raw).view(np.uint8)
+        return np.ascontiguousarray(self._permuted_rows(start, stop)).view(np.uint8)
 
     @property
     def stored_type(self) -> GGMLType | None:
         """What ``read_stored`` returns, or None when the rows need arithmetic (the shift)."""
         return None if self.shift else _STORED_TYPES[self.dtype]
+
+    def _permuted_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) in the stored dtype, in llama.cpp's q/k order when there are heads."""
+        if not self.n_heads:
+            return self._raw_rows(start, stop)
+        if self.n_rows == 1:  # a bias vector: permuted along its only axis
+            return self._raw_rows(0, 1)[:, rotary_source(np.arange(self.row_len), self.row_len // self.n_heads)]
+        src = rotary_source(np.arange(start, stop), self.n_rows // self.n_heads)
+        lo = int(src.min())
+        return self._raw_rows(lo, int(src.max()) + 1)[src - lo]
 
     def _raw_rows(self, start: int, stop: int) -> np.ndarray:
         size, view = _FLOAT_DTYPES[self.dtype]

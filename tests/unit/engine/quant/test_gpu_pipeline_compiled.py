@@ -134,3 +134,18 @@ def test_an_importance_matrix_takes_the_array_kernels(module: FakeRawModule) -> 
         got = run_all(pipe, [t], fallback=no_fallback)
     assert np.array_equal(got[0], kernel_for(GGMLType.Q4_K).quantize_rows(rows, imatrix=weights))
     assert sum(module.launches.values()) == 0
+
+
+@pytest.mark.parametrize("qtype", [GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q5_K])  # Q6_K's scale holds 1e30
+def test_quantize_rows_on_the_compiled_kernels_refuses_an_overflowing_scale(module: FakeRawModule,
+                                                                            qtype: GGMLType) -> None:
+    """The whole-array entry point, fed a CuPy array, checks every scale the compiled kernel wrote."""
+    rows = rows_of(14, 4, 256)
+    rows[1, 5] = np.float32(1e30)
+    with pytest.raises(InvalidValuesError):
+        kernel_for(qtype).quantize_rows(rows)
+    cupy = sys.modules["cupy"]
+    first = kernel_for(qtype).quantize_rows(cupy.asarray(rows_of(15, 4, 256)).view(cupy.ndarray), xp=cupy)
+    assert cuda_kernels.verdict(qtype.name) is True and first.shape[0] == 4  # the compiled kernel is in use
+    with pytest.raises(InvalidValuesError):
+        kernel_for(qtype).quantize_rows(cupy.asarray(rows).view(cupy.ndarray), xp=cupy)
