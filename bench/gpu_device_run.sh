@@ -5,6 +5,7 @@
 #   bash bench/gpu_device_run.sh tests   # tests/gpu: golden kernels and whole conversions on CuPy
 #   bash bench/gpu_device_run.sh bench   # builds llama-quantize from a carried tarball, then python -m bench.gpu
 #   bash bench/gpu_device_run.sh profile # python -m bench.gpu_profile: where the GPU path's time goes
+#   bash bench/gpu_device_run.sh timeline # python -m bench.gpu_timeline: when each step of a conversion runs
 #   bash bench/gpu_device_run.sh all     # tests, then bench
 #
 # Inputs, all optional, carried into the repository root by the device tool:
@@ -107,6 +108,7 @@ case $mode in
     tests) run_tests ;;
     bench) run_bench ;;
     profile) "$PY" -m bench.gpu_profile --work /tmp/qp-bench --out "$OUT/gpu-profile.md" 2>&1 | tail -5 ;;
+    timeline) "$PY" -m bench.gpu_timeline --work /tmp/qp-bench --out "$OUT/gpu-timeline.md" ${BENCH_ARGS:-} ;;
     all) run_tests || failed=1; run_bench; exit "${failed:-0}" ;;
-    *) echo "usage: $0 check|tests|bench|profile|all" >&2; exit 2 ;;
+    *) echo "usage: $0 check|tests|bench|profile|timeline|all" >&2; exit 2 ;;
 esac

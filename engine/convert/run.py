@@ -163,9 +163,12 @@ def _write_part_gpu(
     tasks = (task for choice in choices for task in _gpu_tasks(
         choice, by_name[choice.name], _imatrix_for(imatrix, choice, by_name[choice.name]),
         pipeline.capacity, clamp, token))
-    for task, data in pipeline.run(tasks, fallback=fallback, cancel=token.check):
+
+    def sink(task: GpuTask, data: np.ndarray) -> None:
         writer.write(data)
         meter.advance(data.nbytes, task.name)
+
+    pipeline.drain(tasks, sink, fallback=fallback, cancel=token.check)
 
 
 def _gpu_tasks(

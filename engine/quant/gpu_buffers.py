@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from types import ModuleType
 from typing import Any
 
@@ -32,6 +33,7 @@ class Slot:
         self.device_in = cupy.empty(capacity, dtype=cupy.float32)
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.uploaded: Any = None  # the Event recorded after the latest upload
+        self.written: Future[None] | None = None  # the writer's hand-off of the latest output (drain)
 
     def input(self, nbytes: int) -> np.ndarray:
         """Pinned host memory for an upload of ``nbytes`` (at most a float32 batch); it only grows."""

@@ -7,6 +7,7 @@ batch passes through one of ``PIPELINE_SLOTS`` slots::
 
     reader thread: task.read() -> pinned host buffer -> upload to the slot's device buffer (slot stream)
     this thread:   wait for the upload -> kernels (compute stream) -> download into pinned host memory
+    writer thread: (``drain`` only) the caller's sink writes the bytes out
 
 Types with a compiled kernel (``cuda_kernels``) and no importance matrix take three launches per batch:
 widen-and-scan, quantize, and the download of the bytes with the batch's largest magnitude; the host then
@@ -25,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from types import ModuleType
@@ -36,11 +38,12 @@ from engine.errors import CancelledError, InvalidValuesError, UsageError
 from engine.formats.ggml_types import GGMLType
 from engine.quant import cuda_kernels
 from engine.quant.device import PIPELINE_SLOTS, DeviceChoice
+from engine.quant.gpu_batches import Fallback, GpuTask, Sink, plan_batches
 from engine.quant.gpu_buffers import Slot, pinned
 from engine.quant.registry import HALF_MAX_BITS, kernel_for
 from engine.quant.xp import load_cupy
 
-__all__ = ["Fallback", "GpuPipeline", "GpuTask", "plan_batches", "start_gpu"]
+__all__ = ["Fallback", "GpuPipeline", "GpuTask", "Sink", "plan_batches", "start_gpu"]
 
 log = logging.getLogger(__name__)
 
@@ -56,42 +59,6 @@ class _Untrusted:
 _UNTRUSTED = _Untrusted()
 
 
-@dataclass(frozen=True, slots=True)
-class GpuTask:
-    """One chunk of rows of one tensor, in output order.
-
-    Attributes:
-        read: Called on a reader thread. Returns the float32 rows (n_rows, n_per_row) to quantize; when
-            ``qtype`` is None, the finished bytes, which are passed through unchanged.
-        qtype: Target type; None for bytes passed through (a tensor copied as stored).
-        n_rows: Rows ``read`` returns.
-        n_per_row: Values per row.
-        imatrix: Per-column importance weights, or None.
-        name: Tensor name, for messages.
-        first_row: Index of the chunk's first row in its tensor, for messages.
-        read_raw: Optionally, the same rows as stored (uint8, n_rows x stored row bytes), in ``raw_type``
-            (F32, F16 or BF16): uploaded as they are and widened on the GPU, which halves the transfer of
-            16-bit inputs and leaves the reader threads nothing to convert.
-        raw_type: The stored type ``read_raw`` returns.
-    """
-
-    read: Callable[[], np.ndarray]
-    qtype: GGMLType | None
-    n_rows: int
-    n_per_row: int
-    imatrix: np.ndarray | None = None
-    name: str = "tensor"
-    first_row: int = 0
-    read_raw: Callable[[], np.ndarray] | None = None
-    raw_type: GGMLType | None = None
-
-    @property
-    def n_values(self) -> int:
-        return self.n_rows * self.n_per_row
-
-
-# Quantizes a declined task's host rows on the CPU (raising or clamping as the CPU path does).
-Fallback = Callable[[GpuTask, np.ndarray], np.ndarray]
 CancelCheck = Callable[[], object]
 
 
@@ -107,33 +74,6 @@ def start_gpu(choice: DeviceChoice) -> None:
     with cupy.cuda.Device(choice.gpu_index):
         cupy.empty(1, dtype=cupy.uint8)  # the first allocation creates the context
         cuda_kernels.load(cupy)
-
-
-def plan_batches(tasks: Iterable[GpuTask], capacity: int) -> Iterator[tuple[GpuTask, ...]]:
-    """Consecutive compatible tasks packed into batches of at most ``capacity`` values.
-
-    A task larger than ``capacity`` forms a batch of its own; pass-through tasks are never packed.
-    """
-    batch: list[GpuTask] = []
-    size = 0
-    for task in tasks:
-        if batch and not (_joins(batch[0], task) and size + task.n_values <= capacity):
-            yield tuple(batch)
-            batch, size = [], 0
-        batch.append(task)
-        size += task.n_values
-    if batch:
-        yield tuple(batch)
-
-
-def _joins(first: GpuTask, task: GpuTask) -> bool:
-    return (
-        first.qtype is not None
-        and task.qtype == first.qtype
-        and task.n_per_row == first.n_per_row
-        and task.imatrix is first.imatrix
-        and task.raw_type == first.raw_type
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,16 +143,55 @@ class GpuPipeline:
             CancelledError: ``cancel`` asked to stop; readers are stopped before it propagates.
             Whatever a task's ``read`` or ``fallback`` raises, for the earliest task that failed.
         """
+        with closing(self._batches(tasks, cancel)) as batches:
+            for loaded in batches:
+                yield from self._finish(loaded, fallback)
+
+    def drain(
+        self, tasks: Iterable[GpuTask], sink: Sink, *, fallback: Fallback, cancel: CancelCheck | None = None
+    ) -> None:
+        """Give ``sink`` every ``(task, bytes)`` of ``run``, in order, on a writer thread of its own.
+
+        The disk write of one batch then overlaps the GPU's work on the next: on the H100 the main thread
+        spent most of a batch writing its bytes while the GPU idled. A slot's pinned output is reused only
+        once the sink has taken everything it held, so at most one batch per slot waits to be written.
+
+        Raises:
+            What ``run`` raises, and the first exception of ``sink``; no sink call runs after this returns.
+        """
+        writes: deque[Future[None]] = deque()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu-write") as writer:
+            try:
+                with closing(self._batches(tasks, cancel)) as batches:
+                    for loaded in batches:
+                        if loaded.slot.written is not None:
+                            loaded.slot.written.result()  # the slot's last bytes are on their way out
+                        results = list(self._finish(loaded, fallback))
+                        loaded.slot.written = writer.submit(_sink_all, sink, results)
+                        writes.append(loaded.slot.written)
+                        while writes and writes[0].done():  # a failed write stops the conversion early
+                            writes.popleft().result()
+                while writes:
+                    writes.popleft().result()
+            finally:
+                for fut in writes:
+                    fut.cancel()
+                wait(writes)
+                for slot in self.slots:
+                    slot.written = None
+
+    def _batches(self, tasks: Iterable[GpuTask], cancel: CancelCheck | None) -> Iterator[_Loaded]:
+        """Every batch once its reader has filled its slot, in order, with the next ones read ahead."""
         pending: deque[Future[_Loaded]] = deque()
         try:
             for k, batch in enumerate(plan_batches(tasks, self.capacity)):
                 if len(pending) == len(self.slots):  # every slot busy: finish the oldest, whose slot k reuses
-                    yield from self._finish(pending.popleft().result(), fallback)
+                    yield pending.popleft().result()
                 _check(cancel)
                 pending.append(self._readers.submit(self._load, batch, self.slots[k % len(self.slots)]))
             while pending:
                 _check(cancel)
-                yield from self._finish(pending.popleft().result(), fallback)
+                yield pending.popleft().result()
         finally:
             for fut in pending:
                 fut.cancel()
@@ -347,6 +326,11 @@ def _widen(cupy: ModuleType, device_in: Any, raw_type: GGMLType | None, n_rows: 
     else:
         wide = half.view(cupy.float16).astype(cupy.float32)
     return wide.reshape(n_rows, n_per_row)
+
+
+def _sink_all(sink: Sink, results: list[tuple[GpuTask, np.ndarray]]) -> None:
+    for task, data in results:
+        sink(task, data)
 
 
 def _read(task: GpuTask) -> np.ndarray:
