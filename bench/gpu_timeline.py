@@ -134,6 +134,7 @@ def _convert_child(argv: list[str], *, early: bool, warm: bool = False, fast_exi
     _wrap(gpu_pipeline.GpuPipeline, "__init__", "pipeline buffers")
     _wrap(gpu_pipeline.GpuPipeline, "close", "pipeline close")
     _wrap(GGUFStreamWriter, "_finish", "final flush, fsync, rename")
+    _wrap(GGUFStreamWriter, "write", "write")
     finish = gpu_pipeline.GpuPipeline._finish
 
     def noted_finish(self, loaded, fallback):  # noqa: ANN001, ANN202
@@ -174,10 +175,13 @@ def _summarise(runs: list[tuple[float, list[list]]]) -> list[str]:
     """Median start and end of each named step over the runs (batches: first start, last end, count)."""
     table: dict[str, list[tuple[float, float]]] = {}
     for _, events in runs:
-        batches = [e for e in events if e[0] == "batch"]
-        if batches:
-            events = [e for e in events if e[0] != "batch"] + [
-                [f"batches ({len(batches)})", "main", batches[0][2], batches[-1][3]]]
+        for repeated, plural in (("batch", "batches"), ("write", "writes")):  # many short events: folded
+            each = [e for e in events if e[0] == repeated]
+            if each:
+                busy = sum(e[3] - e[2] for e in each)
+                events = [e for e in events if e[0] != repeated] + [
+                    [f"{plural} ({len(each)}), first start to last end", "", each[0][2], each[-1][3]],
+                    [f"{plural}, time inside them (summed)", "", each[0][2], each[0][2] + busy]]
         for name, _thread, start, end in events:
             table.setdefault(name, []).append((start, end))
     rows = sorted(table.items(), key=lambda kv: statistics.median(s for s, _ in kv[1]))
@@ -201,14 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", default=["convert", "convert-early"],
                         help="convert, convert-early, convert-warm, convert-exit, convert-warm-exit")
     parser.add_argument("--no-steps", action="store_true", help="skip the bare start-up steps")
+    parser.add_argument("--model", choices=["1.1B", "7B"], default="1.1B", help="the checkpoint's shape")
     args = parser.parse_args(argv)
     from bench.checkpoint import TINYLLAMA  # noqa: PLC0415 - the parent only
-    from bench.gpu import prepare  # noqa: PLC0415
+    from bench.gpu import SEVEN_B, prepare  # noqa: PLC0415
 
     args.work.mkdir(parents=True, exist_ok=True)
-    _, bf16 = prepare(argparse.Namespace(inputs=["gguf"]), TINYLLAMA, "1.1B", args.work)
+    shape = SEVEN_B if args.model == "7B" else TINYLLAMA
+    _, bf16 = prepare(argparse.Namespace(inputs=["gguf"]), shape, args.model, args.work)
     events_file = args.work / "timeline-events.json"
-    report = ["# Timeline of a GPU conversion (seconds since the process started; medians)", ""]
+    report = [f"# Timeline of a GPU conversion, {args.model} shape (seconds since the process started; medians)", ""]
     for mode in () if args.no_steps else ("sequential", "parallel"):
         _run_child(mode, [], events_file)  # warm-up
         runs = [_run_child(mode, [], events_file) for _ in range(args.repeat)]
