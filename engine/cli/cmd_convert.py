@@ -17,6 +17,7 @@ from engine.convert.run import ConversionResult, execute
 from engine.convert.split_out import parse_split_size
 from engine.errors import UsageError
 from engine.progress import Progress
+from engine.quant.cuda_warmup import CudaWarmup, start_cuda_warmup
 from engine.quant.device import DEVICE_CHOICES, DeviceChoice, choose_device
 from engine.quant.ftypes import FileType, parse_file_type
 from engine.quant.gpu_pipeline import start_gpu
@@ -63,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
     imatrix = read_imatrix(args.imatrix) if args.imatrix else None
     if args.output is not None and args.output.resolve() == args.source.resolve():
         raise UsageError("The output would overwrite the source.", "Choose another output file name.")
+    # The CUDA driver and context start on a thread of their own while CuPy is imported (which holds the GIL).
+    warmup = None if args.dry_run or args.device == "cpu" else start_cuda_warmup()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="device-start") as starter:
         # Choosing and starting a GPU (CuPy, NVML, the CUDA context) overlaps reading the source's header.
-        starting = None if args.dry_run else starter.submit(_start_device, args.device)
+        starting = None if args.dry_run else starter.submit(_start_device, args.device, warmup)
         result, device = _convert(args, ftype, split_bytes, imatrix, starting)
     if result is None:
         return 0
@@ -81,10 +84,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_device(request: str) -> DeviceChoice:
-    choice = choose_device(request)
-    start_gpu(choice)
-    return choice
+def _start_device(request: str, warmup: CudaWarmup | None) -> DeviceChoice:
+    """Choose and start the device; unless it is a GPU, the warm-up's context (its GPU memory) goes back."""
+    choice: DeviceChoice | None = None
+    try:
+        choice = choose_device(request)
+        start_gpu(choice)
+        return choice
+    finally:
+        if warmup is not None and (choice is None or not choice.is_gpu):
+            warmup.release()
 
 
 def _convert(
