@@ -87,26 +87,13 @@ def _steps_child(parallel: bool) -> None:
         cuda()
 
 
-def _warm_driver() -> None:
-    """cuInit and device 0's primary context through the driver API (ctypes lets go of the GIL)."""
-    import ctypes  # noqa: PLC0415
-
-    cuda = ctypes.CDLL("libcuda.so.1")
-    _timed("warm: cuInit", cuda.cuInit, 0)
-    device, context = ctypes.c_int(), ctypes.c_void_p()
-    cuda.cuDeviceGet(ctypes.byref(device), 0)
-    _timed("warm: primary context", cuda.cuDevicePrimaryCtxRetain, ctypes.byref(context), device)
-
-
-def _convert_child(argv: list[str], *, early: bool, warm: bool = False, fast_exit: bool = False) -> None:
+def _convert_child(argv: list[str], *, early: bool, fast_exit: bool = False) -> None:
     """``quantpick convert`` with the engine's steps noted.
 
     ``early`` tries a change before making it: the GPU is chosen and started on a thread from the first
     line of the process, while the engine is still being imported, instead of once the command runs.
     """
     _note("interpreter up", 0.0)
-    if warm:
-        threading.Thread(target=_warm_driver, name="warm", daemon=True).start()
     if early:
         from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
@@ -156,7 +143,7 @@ def _convert_child(argv: list[str], *, early: bool, warm: bool = False, fast_exi
 def _child(mode: str, argv: list[str]) -> None:
     try:
         if mode.startswith("convert"):
-            _convert_child(argv, early=mode == "convert-early", warm="warm" in mode, fast_exit="exit" in mode)
+            _convert_child(argv, early=mode == "convert-early", fast_exit=mode == "convert-exit")
         else:
             _steps_child(parallel=mode == "parallel")
     finally:
@@ -203,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--types", nargs="+", default=["Q4_K_M"])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--modes", nargs="+", default=["convert", "convert-early"],
-                        help="convert, convert-early, convert-warm, convert-exit, convert-warm-exit")
+                        help="convert, convert-early (the GPU started from the first line), convert-exit (os._exit after main)")
     parser.add_argument("--no-steps", action="store_true", help="skip the bare start-up steps")
     parser.add_argument("--model", choices=["1.1B", "7B"], default="1.1B", help="the checkpoint's shape")
     args = parser.parse_args(argv)
