@@ -24,6 +24,7 @@ the CPU path does. Written against CuPy's API: ``cupy.cuda.Stream``, ``cupy.cuda
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
@@ -157,9 +158,12 @@ class GpuPipeline:
         once the sink has taken everything it held, so at most one batch per slot waits to be written.
 
         Raises:
-            What ``run`` raises, and the first exception of ``sink``; no sink call runs after this returns.
+            What ``run`` raises, once the batches already handed to the writer are written; and the first
+            exception of ``sink``, after which the sink is not called again. No sink call runs after this
+            returns or raises.
         """
         writes: deque[Future[None]] = deque()
+        failed = threading.Event()  # set by the writer when the sink raised: later batches are skipped
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu-write") as writer:
             try:
                 with closing(self._batches(tasks, cancel)) as batches:
@@ -167,16 +171,14 @@ class GpuPipeline:
                         if loaded.slot.written is not None:
                             loaded.slot.written.result()  # the slot's last bytes are on their way out
                         results = list(self._finish(loaded, fallback))
-                        loaded.slot.written = writer.submit(_sink_all, sink, results)
+                        loaded.slot.written = writer.submit(_sink_all, sink, results, failed)
                         writes.append(loaded.slot.written)
                         while writes and writes[0].done():  # a failed write stops the conversion early
                             writes.popleft().result()
                 while writes:
                     writes.popleft().result()
             finally:
-                for fut in writes:
-                    fut.cancel()
-                wait(writes)
+                wait(writes)  # at most one batch per slot; a failed sink makes the rest return at once
                 for slot in self.slots:
                     slot.written = None
 
@@ -328,9 +330,15 @@ def _widen(cupy: ModuleType, device_in: Any, raw_type: GGMLType | None, n_rows: 
     return wide.reshape(n_rows, n_per_row)
 
 
-def _sink_all(sink: Sink, results: list[tuple[GpuTask, np.ndarray]]) -> None:
-    for task, data in results:
-        sink(task, data)
+def _sink_all(sink: Sink, results: list[tuple[GpuTask, np.ndarray]], failed: threading.Event) -> None:
+    if failed.is_set():
+        return  # an earlier batch's write failed: the output is lost anyway, nothing more goes to it
+    try:
+        for task, data in results:
+            sink(task, data)
+    except BaseException:
+        failed.set()
+        raise
 
 
 def _read(task: GpuTask) -> np.ndarray:
